@@ -1,0 +1,1 @@
+"""dlzoo.interop."""

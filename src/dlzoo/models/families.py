@@ -1,0 +1,3 @@
+"""Imports every model family so its builders register (one line per family file)."""
+
+# ruff: noqa: F401

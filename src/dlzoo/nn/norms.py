@@ -1,0 +1,134 @@
+"""Statistics-based normalization layers, mirroring ``torch.nn`` names, arguments and state_dict keys.
+
+* LayerNorm — Ba, Kiros, Hinton, "Layer Normalization", 2016, arXiv:1607.06450.
+  y = (x - E[x]) / sqrt(Var[x] + eps) * weight + bias, statistics over the trailing
+  ``normalized_shape`` dimensions (biased variance).
+* LayerNorm2d — the channels-first LayerNorm used by ConvNeXt (Liu et al. 2022, arXiv:2201.03545):
+  statistics over C of an (N, C, H, W) tensor.
+* RMSNorm — Zhang, Sennrich, "Root Mean Square Layer Normalization", NeurIPS 2019, arXiv:1910.07467.
+  y = x / sqrt(mean(x^2) + eps) * weight.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .mode import use_fused
+
+__all__ = ["LayerNorm", "LayerNorm2d", "RMSNorm"]
+
+_Shape = int | Sequence[int] | torch.Size
+
+
+def _as_shape(normalized_shape: _Shape) -> tuple[int, ...]:
+    if isinstance(normalized_shape, numbers.Integral):
+        return (int(normalized_shape),)
+    return tuple(int(s) for s in normalized_shape)
+
+
+def _check_trailing(layer: str, x: Tensor, shape: tuple[int, ...]) -> None:
+    if tuple(x.shape[-len(shape):]) != shape:
+        raise ValueError(
+            f"{layer}: expected input with trailing shape {list(shape)}, got shape {list(x.shape)}"
+        )
+
+
+class LayerNorm(nn.Module):
+    """Layer normalization over the trailing ``normalized_shape`` dims (mirrors ``torch.nn.LayerNorm``).
+
+    Shapes: input ``(*, *normalized_shape)`` -> output of the same shape.
+    """
+
+    def __init__(
+        self,
+        normalized_shape: _Shape,
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.normalized_shape = _as_shape(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        factory = {"device": device, "dtype": dtype}
+        if elementwise_affine:
+            self.weight = nn.Parameter(torch.ones(self.normalized_shape, **factory))
+            self.bias = nn.Parameter(torch.zeros(self.normalized_shape, **factory)) if bias else None
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_trailing("LayerNorm", x, self.normalized_shape)
+        if use_fused():
+            return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        dims = tuple(range(-len(self.normalized_shape), 0))
+        mean = x.mean(dim=dims, keepdim=True)
+        var = x.var(dim=dims, unbiased=False, keepdim=True)
+        y = (x - mean) * torch.rsqrt(var + self.eps)
+        if self.weight is not None:
+            y = y * self.weight
+        if self.bias is not None:
+            y = y + self.bias
+        return y
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class LayerNorm2d(LayerNorm):
+    """Channels-first LayerNorm: normalizes over C of ``(N, C, *spatial)`` (ConvNeXt's ``LayerNorm2d``)."""
+
+    def __init__(self, num_channels: int, eps: float = 1e-6, **kwargs) -> None:
+        super().__init__(num_channels, eps=eps, **kwargs)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() < 2 or x.shape[1] != self.normalized_shape[0]:
+            raise ValueError(
+                f"LayerNorm2d: expected (N, {self.normalized_shape[0]}, ...) input, got {list(x.shape)}"
+            )
+        x = x.movedim(1, -1)  # (N, *spatial, C)
+        return super().forward(x).movedim(-1, 1)  # (N, C, *spatial)
+
+
+class RMSNorm(nn.Module):
+    """Root-mean-square normalization (mirrors ``torch.nn.RMSNorm``; ``eps=None`` means finfo(dtype).eps).
+
+    Shapes: input ``(*, *normalized_shape)`` -> output of the same shape.
+    """
+
+    def __init__(
+        self,
+        normalized_shape: _Shape,
+        eps: float | None = None,
+        elementwise_affine: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.normalized_shape = _as_shape(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = nn.Parameter(torch.ones(self.normalized_shape, device=device, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_trailing("RMSNorm", x, self.normalized_shape)
+        if use_fused():
+            return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+        eps = self.eps if self.eps is not None else torch.finfo(x.dtype).eps
+        dims = tuple(range(-len(self.normalized_shape), 0))
+        y = x * torch.rsqrt(x.pow(2).mean(dim=dims, keepdim=True) + eps)
+        return y * self.weight if self.weight is not None else y
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
