@@ -1,5 +1,6 @@
 """dlzoo.nn: layers written from tensor ops, mirroring ``torch.nn`` names where torch has them."""
 
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .dyt import DyT
 from .factory import NORMS, create_norm, get_norm_layer
 from .mode import reference_mode, use_fused
@@ -15,4 +16,10 @@ __all__ = [
     "get_norm_layer",
     "reference_mode",
     "use_fused",
+    "Conv1d",
+    "Conv2d",
+    "Conv3d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "ConvTranspose3d",
 ]
