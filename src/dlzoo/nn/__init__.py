@@ -3,8 +3,11 @@
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .dyt import DyT
 from .factory import NORMS, create_norm, get_norm_layer
+from .ffn import Mlp, SwiGLU
+from .linear import Identity, Linear
 from .mode import reference_mode, use_fused
 from .norms import LayerNorm, LayerNorm2d, RMSNorm
+from .regularization import Dropout, DropPath, drop_path
 
 __all__ = [
     "DyT",
@@ -22,4 +25,11 @@ __all__ = [
     "ConvTranspose1d",
     "ConvTranspose2d",
     "ConvTranspose3d",
+    "Identity",
+    "Linear",
+    "Dropout",
+    "DropPath",
+    "drop_path",
+    "Mlp",
+    "SwiGLU",
 ]

@@ -1,0 +1,122 @@
+"""Position-wise feed-forward blocks of transformers (timm's names: ``fc1``, ``act``, ``fc2``).
+
+* Mlp — the transformer FFN of Vaswani et al., "Attention Is All You Need", NeurIPS 2017,
+  arXiv:1706.03762 (eq. 2), with GELU as in ViT (Dosovitskiy et al. 2021, arXiv:2010.11929):
+
+      Mlp(x) = drop2(fc2(norm(drop1(act(fc1(x))))))
+
+* SwiGLU — Shazeer, "GLU Variants Improve Transformer", 2020, arXiv:2002.05202 (FFN_SwiGLU):
+
+      SwiGLU(x) = drop2(fc2(norm(drop1(Swish(fc1_g(x)) * fc1_x(x)))))
+
+Shapes: ``(*, in_features)`` -> ``(*, out_features)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import Tensor, nn
+
+from .factory import NormSpec, get_norm_layer
+from .linear import Identity, Linear
+from .regularization import Dropout
+
+__all__ = ["Mlp", "SwiGLU", "get_act_layer"]
+
+_ACTS: dict[str, Callable[[], nn.Module]] = {
+    "gelu": nn.GELU,
+    "gelu_tanh": lambda: nn.GELU(approximate="tanh"),
+    "relu": nn.ReLU,
+    "silu": nn.SiLU,
+    "swish": nn.SiLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "identity": Identity,
+}
+
+ActSpec = str | Callable[[], nn.Module]
+
+
+def get_act_layer(spec: ActSpec) -> Callable[[], nn.Module]:
+    """Resolve an activation name (``"gelu"``, ``"relu"``, ``"silu"``, ...) or class to a constructor."""
+    if isinstance(spec, str):
+        key = spec.lower()
+        if key not in _ACTS:
+            raise ValueError(f"unknown activation {spec!r}; expected one of {sorted(_ACTS)}")
+        return _ACTS[key]
+    if callable(spec):
+        return spec
+    raise TypeError(f"act_layer must be a name or a class, got {type(spec).__name__}")
+
+
+def _pair(drop: float | tuple[float, float]) -> tuple[float, float]:
+    return (drop, drop) if isinstance(drop, (int, float)) else (drop[0], drop[1])
+
+
+class Mlp(nn.Module):
+    """Two-layer feed-forward block ``fc1 -> act -> drop -> [norm] -> fc2 -> drop`` (timm's ``Mlp``)."""
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_features: int | None = None,
+        out_features: int | None = None,
+        act_layer: ActSpec = nn.GELU,
+        norm_layer: NormSpec = None,
+        bias: bool = True,
+        drop: float | tuple[float, float] = 0.0,
+    ) -> None:
+        super().__init__()
+        out_features = out_features or in_features
+        hidden_features = hidden_features or in_features
+        drop1, drop2 = _pair(drop)
+        self.in_features = in_features
+        self.fc1 = Linear(in_features, hidden_features, bias=bias)
+        self.act = get_act_layer(act_layer)()
+        self.drop1 = Dropout(drop1)
+        self.norm = get_norm_layer(norm_layer)(hidden_features) if norm_layer is not None else Identity()
+        self.fc2 = Linear(hidden_features, out_features, bias=bias)
+        self.drop2 = Dropout(drop2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() < 1 or x.shape[-1] != self.in_features:
+            raise ValueError(f"Mlp: expected input (*, {self.in_features}), got shape {list(x.shape)}")
+        x = self.drop1(self.act(self.fc1(x)))  # (*, hidden)
+        x = self.fc2(self.norm(x))  # (*, out)
+        return self.drop2(x)
+
+
+class SwiGLU(nn.Module):
+    """Gated FFN ``fc2(Swish(fc1_g x) * fc1_x x)`` (Shazeer 2020; timm's ``SwiGLU`` key names)."""
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_features: int | None = None,
+        out_features: int | None = None,
+        act_layer: ActSpec = nn.SiLU,
+        norm_layer: NormSpec = None,
+        bias: bool = True,
+        drop: float | tuple[float, float] = 0.0,
+    ) -> None:
+        super().__init__()
+        out_features = out_features or in_features
+        hidden_features = hidden_features or in_features
+        drop1, drop2 = _pair(drop)
+        self.in_features = in_features
+        self.fc1_g = Linear(in_features, hidden_features, bias=bias)
+        self.fc1_x = Linear(in_features, hidden_features, bias=bias)
+        self.act = get_act_layer(act_layer)()
+        self.drop1 = Dropout(drop1)
+        self.norm = get_norm_layer(norm_layer)(hidden_features) if norm_layer is not None else Identity()
+        self.fc2 = Linear(hidden_features, out_features, bias=bias)
+        self.drop2 = Dropout(drop2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() < 1 or x.shape[-1] != self.in_features:
+            raise ValueError(f"SwiGLU: expected input (*, {self.in_features}), got shape {list(x.shape)}")
+        x = self.act(self.fc1_g(x)) * self.fc1_x(x)  # (*, hidden)
+        x = self.drop1(x)
+        x = self.fc2(self.norm(x))  # (*, out)
+        return self.drop2(x)
