@@ -1,9 +1,11 @@
 """dlzoo.nn: layers written from tensor ops, mirroring ``torch.nn`` names where torch has them."""
 
+from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormChannelsLast
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .dyt import DyT
 from .factory import NORMS, create_norm, get_norm_layer
 from .ffn import Mlp, SwiGLU
+from .groupnorm import GroupNorm, GroupNormChannelsLast, InstanceNorm2d, LocalResponseNorm
 from .linear import Identity, Linear
 from .mode import reference_mode, use_fused
 from .norms import LayerNorm, LayerNorm2d, RMSNorm
@@ -32,4 +34,12 @@ __all__ = [
     "drop_path",
     "Mlp",
     "SwiGLU",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "BatchNormChannelsLast",
+    "GroupNorm",
+    "GroupNormChannelsLast",
+    "InstanceNorm2d",
+    "LocalResponseNorm",
 ]

@@ -12,13 +12,16 @@ Every norm builder is registered in :data:`NORMS` as ``builder(num_features, *, 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any
 
 from torch import nn
 
 from ..registry import Registry
+from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNormChannelsLast
 from .dyt import DyT
+from .groupnorm import GroupNorm, GroupNormChannelsLast, InstanceNorm2d, LocalResponseNorm
 from .norms import LayerNorm, LayerNorm2d, RMSNorm
 
 __all__ = ["NORMS", "create_norm", "get_norm_layer", "NormSpec"]
@@ -50,6 +53,58 @@ def _rmsnorm(num_features: int, *, channels_first: bool = False, **kw: Any) -> n
                 arxiv="2503.10622")
 def _dyt(num_features: int, *, channels_first: bool = False, **kw: Any) -> nn.Module:
     return DyT(num_features, channels_last=not channels_first, **kw)
+
+
+@NORMS.register("batchnorm", family="norm", paper="Batch Normalization", year=2015, arxiv="1502.03167")
+def _batchnorm(num_features: int, *, channels_first: bool = False, **kw: Any) -> nn.Module:
+    """BatchNorm2d for (N, C, H, W); channels-last (*, C) token tensors get per-channel statistics over
+    every leading dim (:class:`BatchNormChannelsLast`, BatchNorm1d's parameters and buffers)."""
+    return BatchNorm2d(num_features, **kw) if channels_first else BatchNormChannelsLast(num_features, **kw)
+
+
+@NORMS.register("batchnorm1d", family="norm", paper="Batch Normalization", year=2015, arxiv="1502.03167")
+def _batchnorm1d(num_features: int, *, channels_first: bool = False, **kw: Any) -> nn.Module:
+    """Plain BatchNorm1d on (N, C) / (N, C, L), whatever ``channels_first`` says."""
+    return BatchNorm1d(num_features, **kw)
+
+
+def default_num_groups(num_channels: int, max_groups: int = 32) -> int:
+    """32 groups (Wu & He's default) when C allows it, else the largest divisor gcd(C, 32)."""
+    return math.gcd(num_channels, max_groups)
+
+
+@NORMS.register("groupnorm", family="norm", paper="Group Normalization", year=2018, arxiv="1803.08494")
+def _groupnorm(num_features: int, *, channels_first: bool = False, num_groups: int | None = None,
+               **kw: Any) -> nn.Module:
+    """GroupNorm, ``num_groups`` default :func:`default_num_groups`; channels-last variant for tokens."""
+    groups = default_num_groups(num_features) if num_groups is None else num_groups
+    cls = GroupNorm if channels_first else GroupNormChannelsLast
+    return cls(groups, num_features, **kw)
+
+
+@NORMS.register("groupnorm1", family="norm", paper="Group Normalization", year=2018, arxiv="1803.08494")
+def _groupnorm1(num_features: int, *, channels_first: bool = False, **kw: Any) -> nn.Module:
+    """GroupNorm with a single group (statistics over C and all positions, as timm's GroupNorm1)."""
+    return (GroupNorm if channels_first else GroupNormChannelsLast)(1, num_features, **kw)
+
+
+@NORMS.register("instancenorm", family="norm", paper="Instance Normalization", year=2016,
+                arxiv="1607.08022")
+def _instancenorm(num_features: int, *, channels_first: bool = False, **kw: Any) -> nn.Module:
+    if not channels_first:
+        raise ValueError("norm 'instancenorm' works on channels-first (N, C, H, W) tensors only; "
+                         "pass channels_first=True")
+    return InstanceNorm2d(num_features, **kw)
+
+
+@NORMS.register("lrn", family="norm", paper="ImageNet Classification with Deep Convolutional Neural Networks",
+                year=2012, arxiv="NeurIPS 2012")
+def _lrn(num_features: int, *, channels_first: bool = False, size: int = 5, **kw: Any) -> nn.Module:
+    """LocalResponseNorm (AlexNet); ``num_features`` is unused (no parameters), channels-first only."""
+    if not channels_first:
+        raise ValueError("norm 'lrn' works on channels-first (N, C, *) tensors only; "
+                         "pass channels_first=True")
+    return LocalResponseNorm(size, **kw)
 
 
 def create_norm(name: NormSpec, num_features: int, *, channels_first: bool = False, **kw: Any) -> nn.Module:
