@@ -1,3 +1,4 @@
 """Imports every model family so its builders register (one line per family file)."""
 
 # ruff: noqa: F401
+from . import mlp
