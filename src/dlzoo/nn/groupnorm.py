@@ -124,7 +124,7 @@ class InstanceNorm2d(_BatchNorm):
                 f"InstanceNorm2d: expected {self.num_features} channels in dim 1, got shape {list(x.shape)}"
             )
         use_input_stats = self.training or not self.track_running_stats
-        momentum = self.momentum if self.momentum is not None else 0.1
+        momentum = self.momentum if self.momentum is not None else 0.0  # torch: None freezes the stats
         if use_fused():
             return F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                                    use_input_stats, momentum, self.eps)
