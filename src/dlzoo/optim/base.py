@@ -1,0 +1,125 @@
+"""Shared plumbing for dlzoo's optimizers: a ``torch.optim.Optimizer`` subclass whose ``step`` hands each
+param group's parameters (those with a gradient) to ``_update_group`` as flat lists, so every update rule
+is written once, vectorised over the whole group with ``torch._foreach_*`` ops.
+
+State layout mirrors ``torch.optim``: a per-parameter ``step`` scalar tensor (float32, or float64 when
+the default dtype is float64) plus the rule's moment buffers under torch's key names, so state_dicts
+of ours and torch's are interchangeable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+
+__all__ = ["ForeachOptimizer", "scalar_dtype", "check_hparam"]
+
+ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
+
+
+def scalar_dtype() -> torch.dtype:
+    """dtype of the ``step`` counters (torch's rule: float64 iff the default dtype is float64)."""
+    return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+
+
+def check_hparam(owner: str, name: str, value: Any, low: float = 0.0, high: float | None = None,
+                 low_open: bool = False, high_open: bool = False) -> None:
+    """Raise ``ValueError`` naming the optimizer unless ``low <= value <= high`` (open ends if asked)."""
+    v = float(value.item() if isinstance(value, Tensor) else value)
+    bad = (v <= low) if low_open else (v < low)
+    if high is not None:
+        bad = bad or ((v >= high) if high_open else (v > high))
+    if bad or v != v:
+        lo = "(" if low_open else "["
+        hi = ")" if high_open else "]"
+        raise ValueError(f"{owner}: invalid {name}={value!r}, expected a value in {lo}{low}, {high}{hi}")
+
+
+class ForeachOptimizer(Optimizer):
+    """Base class: closure handling, gradient collection, lazy state and step counting.
+
+    Subclasses implement ``_update_group(group, params, grads)``; ``params``/``grads`` are equal-length
+    lists holding only the parameters of ``group`` that received a gradient. Sparse gradients are
+    rejected; complex parameters are updated through their real view, like torch does.
+    """
+
+    supports_complex: bool = True
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            for key, value in self.defaults.items():
+                group.setdefault(key, value)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        """Perform one optimisation step; ``closure`` re-evaluates the model and returns the loss."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params: list[Tensor] = []
+            grads: list[Tensor] = []
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if p.grad.is_sparse:
+                    raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
+                params.append(p)
+                grads.append(p.grad)
+            if params:
+                self._update_group(group, params, grads)
+        return loss
+
+    def _update_group(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------------------------------------
+    # helpers for subclasses
+    def _states(self, params: list[Tensor], init: Callable[[Tensor], dict[str, Any]]) -> list[dict[str, Any]]:
+        """Per-parameter state dicts, created by ``init(p)`` the first time a parameter is seen."""
+        out = []
+        for p in params:
+            state = self.state[p]
+            if len(state) == 0:
+                state.update(init(p))
+            out.append(state)
+        return out
+
+    @staticmethod
+    def _zeros(p: Tensor) -> Tensor:
+        return torch.zeros_like(p, memory_format=torch.preserve_format)
+
+    @staticmethod
+    def _new_step() -> Tensor:
+        return torch.tensor(0.0, dtype=scalar_dtype())
+
+    @staticmethod
+    def _advance(steps: list[Tensor]) -> list[float]:
+        """Increment every ``step`` counter and return their new values as Python floats (one sync)."""
+        torch._foreach_add_(steps, 1)
+        if len(steps) == 1:
+            return [steps[0].item()]
+        return torch.stack([s.to(torch.float64) for s in steps]).tolist() if _mixed(steps) else \
+            torch.stack(steps).tolist()
+
+    @staticmethod
+    def _real(tensors: list[Tensor]) -> list[Tensor]:
+        """View complex tensors as real (..., 2) so element-wise rules apply to both parts."""
+        return [torch.view_as_real(t) if t.is_complex() else t for t in tensors]
+
+
+def _mixed(steps: list[Tensor]) -> bool:
+    dtype = steps[0].dtype
+    return any(s.dtype != dtype for s in steps)
+
+
+def uniform(values: list[float]) -> bool:
+    """True when all values are equal (then a scalar foreach overload can replace a list of scalars)."""
+    first = values[0]
+    return all(v == first for v in values)
