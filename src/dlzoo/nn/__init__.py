@@ -1,5 +1,6 @@
 """dlzoo.nn: layers written from tensor ops, mirroring ``torch.nn`` names where torch has them."""
 
+from .attention import Attention, MultiheadAttention, attention_weights, scaled_dot_product_attention
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormChannelsLast
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .dyt import DyT
@@ -42,4 +43,8 @@ __all__ = [
     "GroupNormChannelsLast",
     "InstanceNorm2d",
     "LocalResponseNorm",
+    "Attention",
+    "MultiheadAttention",
+    "attention_weights",
+    "scaled_dot_product_attention",
 ]
