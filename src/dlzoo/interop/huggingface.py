@@ -25,7 +25,9 @@ Converter = Callable[[dict[str, Any], StateDict], tuple[str, dict[str, Any], Sta
 HF_CONVERTERS: dict[str, Converter] = {}
 
 # one module per architecture; each calls register_hf_converter on import
-_CONVERTER_MODULES: tuple[str, ...] = ()
+_CONVERTER_MODULES: tuple[str, ...] = (
+    "hf_convnext",
+)
 
 
 def register_hf_converter(model_type: str) -> Callable[[Converter], Converter]:

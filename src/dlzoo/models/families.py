@@ -2,3 +2,4 @@
 
 # ruff: noqa: F401
 from . import mlp
+from . import convnext

@@ -8,12 +8,14 @@ from .factory import NORMS, create_norm, get_norm_layer
 from .ffn import Mlp, SwiGLU
 from .groupnorm import GroupNorm, GroupNormChannelsLast, InstanceNorm2d, LocalResponseNorm
 from .linear import Identity, Linear
+from .grn import GlobalResponseNorm
 from .mode import reference_mode, use_fused
 from .norms import LayerNorm, LayerNorm2d, RMSNorm
 from .regularization import Dropout, DropPath, drop_path
 
 __all__ = [
     "DyT",
+    "GlobalResponseNorm",
     "LayerNorm",
     "LayerNorm2d",
     "NORMS",
