@@ -3,6 +3,7 @@
 from .attention import Attention, MultiheadAttention, attention_weights, scaled_dot_product_attention
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormChannelsLast
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+from .convert import NormConversionReport, convert_norm
 from .dyt import DyT
 from .factory import NORMS, create_norm, get_norm_layer
 from .ffn import Mlp, SwiGLU
@@ -49,4 +50,6 @@ __all__ = [
     "MultiheadAttention",
     "attention_weights",
     "scaled_dot_product_attention",
+    "NormConversionReport",
+    "convert_norm",
 ]
