@@ -1,0 +1,191 @@
+"""``norm-comparison``: the same small ViT trained with LayerNorm, RMSNorm and DyT, several seeds each.
+
+A laptop-scale reproduction of the comparison in Zhu, Chen, He, LeCun, Liu, "Transformers without
+Normalization", CVPR 2025, arXiv:2503.10622: replace every norm layer of a ViT by DyT(x) =
+gamma * tanh(alpha * x) + beta (alpha init 0.5 and 1.0 by default) and compare with LayerNorm and RMSNorm
+under an identical training recipe. The report (``report.md`` + self-contained ``report.html``) holds
+test accuracy/loss per norm (mean +- std over seeds), curves with seed bands, each DyT layer's alpha
+over training, the S-curves (input vs output of every norm layer on real test images, Figures 1-2 of
+the paper) and findings written from the measured numbers.
+
+    dlzoo experiment run norm-comparison seeds=[0] epochs=2 norms=[layernorm,dyt] train.optim.lr=2e-3
+
+``train.*`` keys pass through to the trainer config (:class:`dlzoo.train.config.TrainConfig`);
+``epochs``, ``seed``, the model's ``norm_layer``/``norm_kwargs`` and ``name`` are set per run.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import UsageError
+from .registry import register_experiment
+from .runner import run_jobs
+
+__all__ = ["NormComparisonConfig", "variants", "trainer_config", "train_job", "run"]
+
+
+class NormComparisonConfig(BaseModel):
+    """Settings of the norm comparison (every key can be overridden with ``key=value``)."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    model: str = "vit_tiny_digits"
+    model_kwargs: dict[str, Any] = Field(default_factory=dict, description="extra kwargs for create_model")
+    dataset: str = "digits"
+    norms: list[str] = Field(default_factory=lambda: ["layernorm", "rmsnorm", "dyt"], min_length=1)
+    dyt_alphas: list[float] = Field(default_factory=lambda: [0.5, 1.0], min_length=1,
+                                    description="alpha inits; a DyT entry of norms runs once per value")
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    epochs: int = Field(20, ge=1)
+    workers: int = Field(2, ge=1, description="worker processes (1: run in this process)")
+    threads: int = Field(1, ge=1, description="torch threads per worker")
+    output_dir: str = "runs"
+    scurve_samples: int = Field(64, ge=1, description="test images fed through each model for the S-curves")
+    scurve_points: int = Field(3000, ge=100, description="points plotted per norm layer")
+    train: dict[str, Any] = Field(default_factory=dict, description="trainer config overrides")
+
+
+def variants(cfg: NormComparisonConfig) -> list[dict[str, Any]]:
+    """One entry per (norm, alpha init): ``label``, ``slug`` (directory name), ``norm``, ``norm_kwargs``."""
+    from ..nn import get_norm_layer
+
+    out = []
+    for norm in cfg.norms:
+        try:
+            get_norm_layer(norm)
+        except KeyError as err:
+            raise UsageError(f"norms: {err.args[0]}") from None
+        key = norm.lower().replace("-", "").replace("_", "")
+        if key == "dyt":
+            for a in map(float, cfg.dyt_alphas):
+                out.append({"label": f"dyt(alpha={a!r})", "slug": f"dyt_alpha{a!r}", "norm": "dyt",
+                            "norm_kwargs": {"alpha_init": a}, "alpha_init": a})
+        else:
+            out.append({"label": norm, "slug": key, "norm": norm, "norm_kwargs": {}, "alpha_init": None})
+    labels = [v["label"] for v in out]
+    if len(set(labels)) != len(labels):
+        raise UsageError(f"norms: duplicate entries {labels}")
+    return out
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in extra.items():
+        nested = isinstance(v, dict) and isinstance(out.get(k), dict)
+        out[k] = _merge(out[k], v) if nested else copy.deepcopy(v)
+    return out
+
+
+def trainer_config(
+    cfg: NormComparisonConfig, variant: dict[str, Any], seed: int, run_dir: Path
+) -> dict[str, Any]:
+    """The validated trainer config (as a dict) of one run: defaults < ``cfg.train`` < per-run settings."""
+    from ..train import load_config
+
+    base = {"model": {"name": cfg.model, "kwargs": dict(cfg.model_kwargs)}, "data": {"name": cfg.dataset},
+            "checkpoint": {"every_epochs": 0}}
+    per_run = {
+        "name": f"norm-comparison-{variant['slug']}",
+        "seed": seed,
+        "output_dir": str(run_dir.parent),
+        "model": {"kwargs": {"norm_layer": variant["norm"], "norm_kwargs": dict(variant["norm_kwargs"])}},
+        "train": {"epochs": cfg.epochs},
+    }
+    data = _merge(_merge(base, cfg.train), per_run)
+    try:
+        return load_config(data).model_dump(mode="json")
+    except UsageError as err:
+        raise UsageError(f"train.*: {err}") from None
+
+
+def _pick(metrics: dict[str, Any], kind: str) -> float:
+    """Test accuracy (as a fraction) or loss from the trainer's test dict, whatever its key spelling."""
+    names = {"acc": ("acc", "accuracy", "test_acc", "top1", "acc1"), "loss": ("loss", "test_loss")}[kind]
+    for n in names:
+        if n in metrics and metrics[n] is not None:
+            v = float(metrics[n])
+            return v / 100.0 if kind == "acc" and v > 1.0 else v
+    raise KeyError(f"trainer test metrics have no {kind} entry (keys: {sorted(metrics)})")
+
+
+def train_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Train one (variant, seed); return JSON-able results (+ S-curve samples when ``job['scurve']``)."""
+    import torch
+
+    from ..analysis.scurve import collect_norm_io, tail_stats
+    from ..train import load_config, train
+
+    cfg = load_config(job["config"])
+    result = train(cfg, run_dir=job["run_dir"], progress=job.get("progress", False))
+    history = [{k: (float(v) if isinstance(v, int | float) else v) for k, v in row.items()}
+               for row in result.history]
+    out: dict[str, Any] = {
+        "label": job["label"], "seed": job["seed"], "run_dir": str(result.run_dir),
+        "test_acc": _pick(result.test, "acc"), "test_loss": _pick(result.test, "loss"),
+        "wall_time": float(result.wall_time), "history": history,
+    }
+    if job.get("scurve"):
+        splits = getattr(result.data, "splits", result.data)
+        x = splits.test.x[: job["scurve_samples"]]  # (B, C, H, W) real test images
+        with torch.no_grad():
+            io = collect_norm_io(result.model.cpu().float(), x.cpu().float(), max_points=job["scurve_points"],
+                                 pre_affine=True, seed=job["seed"])
+        out["scurve"] = {n: (v.x.numpy(), v.y.numpy()) for n, v in io.items()}
+        out["scurve_stats"] = {n: tail_stats(v.x, v.y) for n, v in io.items() if v.x.numel() >= 20}
+    return out
+
+
+def _make_jobs(cfg: NormComparisonConfig, out_dir: Path) -> list[dict[str, Any]]:
+    jobs = []
+    for v in variants(cfg):
+        for i, seed in enumerate(cfg.seeds):
+            run_dir = out_dir / "runs" / f"{v['slug']}_seed{seed}"
+            jobs.append({
+                "label": v["label"], "slug": v["slug"], "norm": v["norm"], "alpha_init": v["alpha_init"],
+                "seed": seed, "epochs": cfg.epochs, "run_dir": str(run_dir),
+                "config": trainer_config(cfg, v, seed, run_dir),
+                "scurve": i == 0, "scurve_samples": cfg.scurve_samples, "scurve_points": cfg.scurve_points,
+            })
+    return jobs
+
+
+@register_experiment(
+    "norm-comparison", config=NormComparisonConfig,
+    description="ViT with LayerNorm vs RMSNorm vs DyT (alpha 0.5, 1.0), 3 seeds, on the embedded digits",
+    paper="Transformers without Normalization", year=2025, arxiv="2503.10622",
+)
+def run(cfg: NormComparisonConfig, out_dir: Path) -> Path:
+    """Train every (norm, seed), then write ``results.json``, ``plots/`` and ``report.md``/``report.html``."""
+    from .norm_comparison_report import write_report
+
+    out_dir = Path(out_dir)
+    jobs = _make_jobs(cfg, out_dir)  # validates every trainer config before anything is written
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    workers = min(cfg.workers, len(jobs))
+    start = time.perf_counter()
+    results = run_jobs(train_job, jobs, workers=workers, threads=cfg.threads)
+    total = time.perf_counter() - start
+    for job, res in zip(jobs, results):
+        res.update(norm=job["norm"], alpha_init=job["alpha_init"], slug=job["slug"])
+    meta = {"total_wall_time": total, "workers": workers, "threads": cfg.threads, "num_runs": len(jobs),
+            "trainer_config": jobs[0]["config"]}
+    report = write_report(cfg, results, meta, out_dir)
+    serial = [{k: v for k, v in r.items() if k != "scurve"} for r in results]
+    payload = {"meta": meta, **report, "runs": serial}
+    (out_dir / "results.json").write_text(json.dumps(payload, indent=1, default=_json_default))
+    return out_dir
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    return str(obj)

@@ -1,0 +1,122 @@
+"""Run a list of training jobs in-process or in worker processes, with a progress display.
+
+* ``workers <= 1``: jobs run one after another in this process; each is announced as ``[i/N]`` and the
+  trainer draws its own progress bar.
+* ``workers > 1``: a ``spawn`` process pool (each worker limited to ``threads`` torch threads); the
+  parent draws one overall bar, advanced per finished epoch, which it reads from every active run's
+  ``metrics.jsonl`` (what the trainer appends after each epoch), and prints one line per finished run.
+
+A job is a plain dict; ``fn(job) -> dict`` must be a module-level function (picklable for ``spawn``).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+__all__ = ["run_jobs", "epochs_logged"]
+
+JobFn = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def epochs_logged(run_dir: str | os.PathLike) -> int:
+    """Number of finished epochs recorded in ``run_dir/metrics.jsonl`` (0 when absent or unreadable)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        return 0
+    done = 0
+    try:
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line being written right now
+            if isinstance(row, dict) and "epoch" in row and ("val_loss" in row or "train_loss" in row):
+                done = max(done, int(row["epoch"]))
+    except OSError:
+        return 0
+    return done
+
+
+def _init_worker(threads: int) -> None:
+    torch.set_num_threads(max(1, threads))
+
+
+def _describe(job: dict[str, Any], result: dict[str, Any]) -> str:
+    acc = result.get("test_acc")
+    acc_s = f"test acc {100 * acc:.2f}%" if isinstance(acc, float) else "done"
+    return f"{job['label']} seed {job['seed']}: {acc_s} ({result.get('wall_time', float('nan')):.1f} s)"
+
+
+def run_jobs(
+    fn: JobFn,
+    jobs: Sequence[dict[str, Any]],
+    workers: int = 1,
+    threads: int = 1,
+    progress: bool = True,
+    stream: Any = None,
+) -> list[dict[str, Any]]:
+    """Run ``fn`` on every job; results in job order. Each job needs ``label``, ``seed``, ``run_dir``,
+    ``epochs``. Raises the first worker exception (the remaining jobs are cancelled)."""
+    stream = stream or sys.stderr
+    n = len(jobs)
+    results: list[dict[str, Any] | None] = [None] * n
+    if workers <= 1 or n <= 1:
+        previous = torch.get_num_threads()
+        torch.set_num_threads(max(1, threads))
+        try:
+            for i, job in enumerate(jobs):
+                if progress:
+                    print(f"[run {i + 1}/{n}] {job['label']} seed {job['seed']}", file=stream, flush=True)
+                results[i] = fn({**job, "progress": progress})
+                if progress:
+                    print(f"[run {i + 1}/{n}] {_describe(job, results[i])}", file=stream, flush=True)
+        finally:
+            torch.set_num_threads(previous)
+        return results  # type: ignore[return-value]
+
+    total_epochs = sum(int(j["epochs"]) for j in jobs)
+    ctx = mp.get_context("spawn")
+    bar = tqdm(total=total_epochs, desc=f"runs 0/{n}", unit="ep", file=stream, disable=not progress,
+               dynamic_ncols=True)
+    finished = 0
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(threads,)) as pool:
+        futures = {pool.submit(fn, {**job, "progress": False}): i for i, job in enumerate(jobs)}
+        pending = set(futures)
+        try:
+            while pending:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    i = futures[fut]
+                    results[i] = fut.result()  # re-raises a worker's exception
+                    finished += 1
+                    if progress:
+                        bar.write(f"[run {finished}/{n}] {_describe(jobs[i], results[i])}")
+                # epochs: finished runs count fully, running ones by their metrics.jsonl
+                epochs = sum(
+                    int(jobs[i]["epochs"]) if results[i] is not None
+                    else min(epochs_logged(jobs[i]["run_dir"]), int(jobs[i]["epochs"]))
+                    for i in range(n)
+                )
+                bar.update(epochs - bar.n)
+                active = [jobs[futures[f]] for f in pending if f.running()]
+                bar.set_description(f"runs {finished}/{n}")
+                bar.set_postfix_str(", ".join(f"{j['label']} s{j['seed']}" for j in active[:workers]))
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
+        finally:
+            bar.close()
+    return results  # type: ignore[return-value]
+

@@ -1,0 +1,146 @@
+"""Report figures (matplotlib, Agg backend, PNG): curves with seed bands, alpha traces, S-curve grids.
+
+All functions take plain Python/numpy data (no models), write one PNG and return its path, so they
+can be tested with synthetic histories.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+__all__ = ["mean_band", "plot_curves", "plot_alpha_traces", "plot_scurves"]
+
+History = Sequence[Mapping[str, float]]
+
+
+def mean_band(
+    histories: Sequence[History], key: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(epochs, mean, low, high) of ``key`` across seed histories (band = min..max over seeds).
+
+    Histories may have different lengths; only epochs present in every history are used.
+    """
+    series = [[(float(row.get("epoch", i + 1)), float(row[key])) for i, row in enumerate(h)
+               if row.get(key) is not None] for h in histories]
+    series = [s for s in series if s]
+    if not series:
+        raise ValueError(f"mean_band: no history has key {key!r}")
+    n = min(len(s) for s in series)
+    values = np.array([[v for _, v in s[:n]] for s in series], dtype=np.float64)  # (seeds, epochs)
+    epochs = np.array([e for e, _ in series[0][:n]], dtype=np.float64)  # (epochs,)
+    return epochs, values.mean(0), values.min(0), values.max(0)
+
+
+def plot_curves(
+    groups: Mapping[str, Sequence[History]],
+    keys: Sequence[tuple[str, str]],
+    path: str | os.PathLike,
+    title: str = "",
+) -> Path:
+    """One panel per ``(history_key, axis_label)``; per group a mean line and a min..max band over seeds."""
+    n = len(keys)
+    cols = 2 if n > 1 else 1
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.0 * cols, 3.6 * rows), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, (key, label) in zip(axes.flat, keys):
+        for i, (name, histories) in enumerate(groups.items()):
+            try:
+                epochs, mean, low, high = mean_band(histories, key)
+            except ValueError:
+                continue
+            c = colors[i % len(colors)]
+            ax.plot(epochs, mean, color=c, label=f"{name} (n={len(histories)})", lw=1.6)
+            if len(histories) > 1:
+                ax.fill_between(epochs, low, high, color=c, alpha=0.2, lw=0)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        if "loss" in key:
+            ax.set_yscale("log")
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(f"{title} (line: mean over seeds; band: min..max)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_alpha_traces(
+    traces: Mapping[str, Mapping[str, Sequence[float]]],
+    path: str | os.PathLike,
+    init: Mapping[str, float] | None = None,
+) -> Path:
+    """DyT alpha of every layer over training: one panel per group, one line per layer.
+
+    ``traces[group][layer_name]`` is the per-epoch alpha (mean over seeds); ``init[group]`` draws the
+    initial value as a dashed line.
+    """
+    n = max(len(traces), 1)
+    fig, axes = plt.subplots(1, n, figsize=(6.0 * n, 4.2), squeeze=False)
+    for ax, (group, layers) in zip(axes.flat, traces.items()):
+        cmap = plt.get_cmap("viridis")
+        names = list(layers)
+        for j, name in enumerate(names):
+            ys = np.asarray(layers[name], dtype=np.float64)
+            ax.plot(np.arange(1, len(ys) + 1), ys, color=cmap(j / max(len(names) - 1, 1)), lw=1.2,
+                    label=_short(name))
+        if init and group in init:
+            ax.axhline(init[group], color="k", ls="--", lw=0.8, label=f"init {init[group]:g}")
+        ax.set_title(group)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("alpha")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, ncol=2)
+    fig.suptitle("DyT alpha per layer (mean over seeds; colour = depth)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_scurves(
+    points: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    path: str | os.PathLike,
+    title: str = "",
+    max_cols: int = 4,
+) -> Path:
+    """Grid of input-vs-output scatters, one panel per norm layer (Figure 2 of arXiv 2503.10622)."""
+    n = max(len(points), 1)
+    cols = min(max_cols, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)
+    for ax, (name, (x, y)) in zip(axes.flat, points.items()):
+        ax.scatter(np.asarray(x), np.asarray(y), s=1.5, alpha=0.35, rasterized=True, lw=0)
+        ax.set_title(_short(name), fontsize=8)
+        ax.axhline(0, color="k", lw=0.4)
+        ax.axvline(0, color="k", lw=0.4)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(points):]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.supxlabel("input x", fontsize=9)
+    fig.supylabel("output y", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _short(name: str, limit: int = 28) -> str:
+    return name if len(name) <= limit else "..." + name[-(limit - 3):]
+
+
+def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
