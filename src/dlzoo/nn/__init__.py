@@ -1,5 +1,6 @@
 """dlzoo.nn: layers written from tensor ops, mirroring ``torch.nn`` names where torch has them."""
 
+from .activations import GELU, Hardsigmoid, Hardswish, LeakyReLU, ReLU, ReLU6, Sigmoid, SiLU, Tanh
 from .attention import Attention, MultiheadAttention, attention_weights, scaled_dot_product_attention
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormChannelsLast
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
@@ -12,7 +13,21 @@ from .linear import Identity, Linear
 from .grn import GlobalResponseNorm
 from .mode import reference_mode, use_fused
 from .norms import LayerNorm, LayerNorm2d, RMSNorm
+from .pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveAvgPool3d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    AvgPool3d,
+    MaxPool1d,
+    MaxPool2d,
+    MaxPool3d,
+)
 from .regularization import Dropout, DropPath, drop_path
+from .squeeze_excite import CBAM, SqueezeExcite
 
 __all__ = [
     "DyT",
@@ -52,4 +67,26 @@ __all__ = [
     "scaled_dot_product_attention",
     "NormConversionReport",
     "convert_norm",
+    "ReLU",
+    "ReLU6",
+    "LeakyReLU",
+    "GELU",
+    "SiLU",
+    "Hardswish",
+    "Hardsigmoid",
+    "Sigmoid",
+    "Tanh",
+    "MaxPool1d",
+    "MaxPool2d",
+    "MaxPool3d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "AvgPool3d",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "SqueezeExcite",
+    "CBAM",
 ]

@@ -1,0 +1,180 @@
+"""Elementwise activations mirroring ``torch.nn`` (ReLU, ReLU6, LeakyReLU, GELU, SiLU, Hardswish, ...).
+
+Each ``forward`` calls torch's fused op by default; under ``dlzoo.reference_mode()`` it evaluates the
+paper's formula written from tensor ops:
+
+* ReLU (Nair & Hinton, ICML 2010): ``max(0, x)``; ReLU6 (Krizhevsky 2010): ``min(max(0, x), 6)``.
+* LeakyReLU (Maas et al., ICML 2013): ``x if x >= 0 else slope * x``.
+* GELU (Hendrycks & Gimpel, "Gaussian Error Linear Units", 2016, arXiv:1606.08415):
+  ``x * Phi(x) = x / 2 * (1 + erf(x / sqrt 2))``; ``approximate="tanh"``:
+  ``x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3)))``.
+* SiLU / Swish (Elfwing et al. 2017, arXiv:1702.03118; Ramachandran et al. 2017, arXiv:1710.05941):
+  ``x * sigmoid(x)``.
+* Hardsigmoid / Hardswish (Howard et al., "Searching for MobileNetV3", 2019, arXiv:1905.02244):
+  ``relu6(x + 3) / 6`` and ``x * relu6(x + 3) / 6``.
+* Sigmoid ``1 / (1 + exp(-x))`` and Tanh.
+
+Shapes: any ``(*)`` -> same shape. :func:`resolve_act_layer` resolves a name/class to a layer class
+for models that take ``act_layer`` from configs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .mode import use_fused
+
+__all__ = [
+    "ReLU",
+    "ReLU6",
+    "LeakyReLU",
+    "GELU",
+    "SiLU",
+    "Hardswish",
+    "Hardsigmoid",
+    "Sigmoid",
+    "Tanh",
+    "resolve_act_layer",
+]
+
+
+class _Act(nn.Module):
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class ReLU(_Act):
+    """``max(0, x)`` (mirrors ``torch.nn.ReLU``)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if use_fused():
+            return F.relu(x, inplace=self.inplace)
+        return torch.where(x > 0, x, torch.zeros_like(x))
+
+
+class ReLU6(_Act):
+    """``min(max(0, x), 6)`` (mirrors ``torch.nn.ReLU6``)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if use_fused():
+            return F.relu6(x, inplace=self.inplace)
+        return x.clamp(min=0.0, max=6.0)
+
+
+class LeakyReLU(_Act):
+    """``x`` for ``x >= 0`` else ``negative_slope * x`` (mirrors ``torch.nn.LeakyReLU``)."""
+
+    def __init__(self, negative_slope: float = 1e-2, inplace: bool = False) -> None:
+        super().__init__(inplace)
+        self.negative_slope = negative_slope
+
+    def forward(self, x: Tensor) -> Tensor:
+        if use_fused():
+            return F.leaky_relu(x, self.negative_slope, inplace=self.inplace)
+        return torch.where(x > 0, x, x * self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+
+
+class GELU(nn.Module):
+    """``x * Phi(x)`` with the exact erf form or ``approximate="tanh"`` (mirrors ``torch.nn.GELU``)."""
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x: Tensor) -> Tensor:
+        if use_fused():
+            return F.gelu(x, approximate=self.approximate)
+        if self.approximate == "tanh":
+            return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x.pow(3))))
+        return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class Sigmoid(nn.Module):
+    """``1 / (1 + exp(-x))`` (mirrors ``torch.nn.Sigmoid``)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if use_fused():
+            return torch.sigmoid(x)
+        return 1.0 / (1.0 + torch.exp(-x))
+
+
+class Tanh(nn.Module):
+    """``(e^x - e^-x) / (e^x + e^-x)`` (mirrors ``torch.nn.Tanh``)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if use_fused():
+            return torch.tanh(x)
+        return 2.0 / (1.0 + torch.exp(-2.0 * x)) - 1.0
+
+
+class SiLU(_Act):
+    """``x * sigmoid(x)`` (Swish with beta=1; mirrors ``torch.nn.SiLU``)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if use_fused():
+            return F.silu(x, inplace=self.inplace)
+        return x / (1.0 + torch.exp(-x))
+
+
+class Hardsigmoid(_Act):
+    """``relu6(x + 3) / 6`` (MobileNetV3; mirrors ``torch.nn.Hardsigmoid``)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if use_fused():
+            return F.hardsigmoid(x, inplace=self.inplace)
+        return (x + 3.0).clamp(0.0, 6.0) / 6.0
+
+
+class Hardswish(_Act):
+    """``x * relu6(x + 3) / 6`` (MobileNetV3; mirrors ``torch.nn.Hardswish``)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if use_fused():
+            return F.hardswish(x, inplace=self.inplace)
+        return x * (x + 3.0).clamp(0.0, 6.0) / 6.0
+
+
+_ACTS: dict[str, type[nn.Module]] = {
+    "relu": ReLU,
+    "relu6": ReLU6,
+    "leakyrelu": LeakyReLU,
+    "gelu": GELU,
+    "silu": SiLU,
+    "swish": SiLU,
+    "hardswish": Hardswish,
+    "hardsigmoid": Hardsigmoid,
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+}
+
+
+def resolve_act_layer(spec: str | type[nn.Module] | None) -> type[nn.Module] | None:
+    """Resolve an activation name (case-insensitive, '-'/'_' ignored) or class to a layer class."""
+    if spec is None or isinstance(spec, type):
+        return spec
+    if isinstance(spec, str):
+        key = spec.lower().replace("-", "").replace("_", "")
+        if key in ("identity", "none"):
+            return nn.Identity
+        if key not in _ACTS:
+            raise KeyError(f"unknown activation {spec!r}; known: {', '.join(sorted(_ACTS))}")
+        return _ACTS[key]
+    if callable(spec):
+        return spec
+    raise TypeError(f"act_layer must be a name or a class, got {type(spec).__name__}")
