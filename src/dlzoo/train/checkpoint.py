@@ -1,0 +1,202 @@
+"""Training checkpoints without pickle: safetensors for tensors, JSON for everything else.
+
+A checkpoint is a directory ``checkpoints/step_00000123/`` holding
+
+- ``model.safetensors``: the model's ``state_dict`` (tied tensors stored once);
+- ``state.safetensors``: every tensor found in the trainer state (optimizer moments, the torch CPU RNG
+  state as a uint8 tensor, CUDA RNG states, GradScaler state, ...), under a path-like key;
+- ``state.json``: the rest of that state (optimizer param groups, scheduler state, epoch/step,
+  data-order position, python and numpy RNG states, metric history), with ``{"__tensor__": key}``
+  placeholders pointing into ``state.safetensors``.
+
+Each file is written with :func:`dlzoo.hub.atomic_write_bytes` (temp file, fsync, rename) inside a hidden
+temporary directory that is renamed into place only when complete, so a process killed at any moment
+leaves either a whole checkpoint or none. The newest ``keep_last`` are kept. Loading never unpickles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+from torch import nn
+
+from ..hub import _state_for_safetensors, _tied_names, atomic_write_bytes
+
+__all__ = [
+    "encode_state",
+    "decode_state",
+    "capture_rng_state",
+    "restore_rng_state",
+    "save_checkpoint",
+    "load_checkpoint",
+    "latest_checkpoint",
+    "list_checkpoints",
+    "Checkpoint",
+]
+
+_STEP_DIR = re.compile(r"^step_(\d+)$")
+
+
+def encode_state(obj: Any, tensors: dict[str, torch.Tensor], prefix: str = "") -> Any:
+    """JSON-able form of ``obj``; tensors are moved into ``tensors`` under path-like keys.
+
+    Handles tensors, numpy arrays, dicts (non-string keys kept), lists, tuples and JSON scalars.
+    """
+    if isinstance(obj, torch.Tensor):
+        key = prefix or "tensor"
+        tensors[key] = obj.detach().cpu().clone().contiguous()
+        return {"__tensor__": key}
+    if isinstance(obj, np.ndarray):
+        return {"__ndarray__": obj.tolist(), "dtype": str(obj.dtype)}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dict):
+        if all(isinstance(k, str) and not k.startswith("__") for k in obj):
+            return {k: encode_state(v, tensors, f"{prefix}.{k}" if prefix else k) for k, v in obj.items()}
+        items = [[encode_state(k, tensors, f"{prefix}.key{i}"), encode_state(v, tensors, f"{prefix}.{i}")]
+                 for i, (k, v) in enumerate(obj.items())]
+        return {"__dict__": items}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [encode_state(v, tensors, f"{prefix}.{i}") for i, v in enumerate(obj)]}
+    if isinstance(obj, list):
+        return [encode_state(v, tensors, f"{prefix}.{i}") for i, v in enumerate(obj)]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"checkpoint: cannot store a {type(obj).__name__} at {prefix!r} without pickle")
+
+
+def decode_state(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """Inverse of :func:`encode_state`."""
+    if isinstance(obj, dict):
+        if "__tensor__" in obj:
+            return tensors[obj["__tensor__"]]
+        if "__ndarray__" in obj:
+            return np.asarray(obj["__ndarray__"], dtype=obj["dtype"])
+        if "__tuple__" in obj:
+            return tuple(decode_state(v, tensors) for v in obj["__tuple__"])
+        if "__dict__" in obj:
+            return {decode_state(k, tensors): decode_state(v, tensors) for k, v in obj["__dict__"]}
+        return {k: decode_state(v, tensors) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [decode_state(v, tensors) for v in obj]
+    return obj
+
+
+def capture_rng_state() -> dict[str, Any]:
+    """Python, numpy, torch CPU and (if present) CUDA generator states."""
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),  # noqa: NPY002  (legacy global state)
+        "torch": torch.get_rng_state(),  # uint8 tensor
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`capture_rng_state` recorded."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    np.random.set_state(tuple(state["numpy"]))  # noqa: NPY002
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(list(state["cuda"]))
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: ``model_state`` for ``load_model_state``, ``state`` the decoded trainer state."""
+
+    path: Path
+    step: int
+    model_state: dict[str, torch.Tensor]
+    state: dict[str, Any]
+
+    def load_model_state(self, model: nn.Module) -> None:
+        """Load the weights into ``model``; only keys tied to a stored tensor may be absent."""
+        missing, unexpected = model.load_state_dict(self.model_state, strict=False)
+        tied = {name for name, _ in _tied_names(model)}
+        if unexpected or set(missing) - tied:
+            raise ValueError(
+                f"checkpoint {self.path}: weights do not match the model: missing "
+                f"{sorted(set(missing) - tied)[:5]}, unexpected {list(unexpected)[:5]}"
+            )
+
+
+def list_checkpoints(directory: str | os.PathLike) -> list[Path]:
+    """Complete checkpoints in ``directory``, oldest first."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in directory.iterdir()
+             if (m := _STEP_DIR.match(p.name)) and p.is_dir()]
+    return [p for _, p in sorted(found)]
+
+
+def latest_checkpoint(directory: str | os.PathLike) -> Path | None:
+    """The newest complete checkpoint in ``directory``, or ``None``."""
+    found = list_checkpoints(directory)
+    return found[-1] if found else None
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save_checkpoint(
+    directory: str | os.PathLike, step: int, model: nn.Module, state: dict[str, Any], keep_last: int = 2
+) -> Path:
+    """Write ``checkpoints/step_<step>/`` atomically and delete all but the newest ``keep_last``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / f"step_{step:08d}"
+    tmp = directory / f".tmp-step_{step:08d}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    tensors: dict[str, torch.Tensor] = {}
+    encoded = encode_state(state, tensors)
+    atomic_write_bytes(tmp / "model.safetensors", save_safetensors(_state_for_safetensors(model)))
+    atomic_write_bytes(tmp / "state.safetensors", save_safetensors(tensors))
+    atomic_write_bytes(tmp / "state.json", json.dumps({"step": step, "state": encoded}).encode())
+    if final.exists():  # same step written again (e.g. epoch end == every_steps boundary)
+        shutil.rmtree(final)
+    os.rename(tmp, final)
+    _fsync_dir(directory)
+    for old in list_checkpoints(directory)[:-keep_last]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Read a checkpoint directory written by :func:`save_checkpoint` (no pickle involved)."""
+    path = Path(path)
+    meta = json.loads((path / "state.json").read_text())
+    tensors = load_safetensors((path / "state.safetensors").read_bytes())
+    model_state = load_safetensors((path / "model.safetensors").read_bytes())
+    return Checkpoint(path=path, step=int(meta["step"]), model_state=model_state,
+                      state=decode_state(meta["state"], tensors))
+
+
+def remove_stale_temporaries(directory: str | os.PathLike) -> None:
+    """Delete half-written ``.tmp-*`` checkpoint directories left by a killed process."""
+    directory = Path(directory)
+    if directory.is_dir():
+        for p in directory.glob(".tmp-step_*"):
+            shutil.rmtree(p, ignore_errors=True)

@@ -1,0 +1,75 @@
+"""Minimal data-parallel support for ``torchrun``: process group from the environment, sharded batches,
+gradient averaging with DistributedDataParallel, rank-0-only logging and checkpoints.
+
+    torchrun --nproc_per_node 2 -m dlzoo.cli train configs/vit_digits.yaml
+
+``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK`` are set by torchrun; with ``WORLD_SIZE`` unset or 1 every
+helper is a no-op. Each rank's :class:`dlzoo.data.BatchLoader` takes a strided shard of the same
+(seed, epoch) permutation, as ``DistributedSampler`` does.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+__all__ = ["DistInfo", "init_from_env", "wrap_model", "all_reduce_sum", "barrier", "cleanup"]
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_from_env(device_type: str = "cpu") -> DistInfo:
+    """Initialise the default process group when ``WORLD_SIZE > 1`` (gloo on CPU, nccl on CUDA)."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return DistInfo()
+    rank = int(os.environ["RANK"])
+    local_rank = int(os.environ.get("LOCAL_RANK", rank))
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo", rank=rank,
+                                world_size=world_size)
+    return DistInfo(rank=rank, world_size=world_size, local_rank=local_rank)
+
+
+def wrap_model(model: nn.Module, info: DistInfo, device: torch.device) -> nn.Module:
+    """``DistributedDataParallel(model)`` when distributed, else ``model``."""
+    if not info.enabled:
+        return model
+    ids = [device.index] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+
+def all_reduce_sum(values: list[float], info: DistInfo, device: torch.device) -> list[float]:
+    """Sum python numbers across ranks (float64), e.g. loss sums and sample counts."""
+    if not info.enabled:
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return t.tolist()
+
+
+def barrier(info: DistInfo) -> None:
+    if info.enabled:
+        dist.barrier()
+
+
+def cleanup(info: DistInfo) -> None:
+    if info.enabled and dist.is_initialized():
+        dist.destroy_process_group()
