@@ -3,3 +3,4 @@
 # ruff: noqa: F401
 from . import mlp
 from . import convnext
+from . import vit

@@ -6,6 +6,7 @@ from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormChannelsL
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .convert import NormConversionReport, convert_norm
 from .dyt import DyT
+from .embedding import ConvStem, PatchEmbed
 from .factory import NORMS, create_norm, get_norm_layer
 from .ffn import Mlp, SwiGLU
 from .groupnorm import GroupNorm, GroupNormChannelsLast, InstanceNorm2d, LocalResponseNorm
@@ -89,4 +90,6 @@ __all__ = [
     "AdaptiveMaxPool2d",
     "SqueezeExcite",
     "CBAM",
+    "ConvStem",
+    "PatchEmbed",
 ]

@@ -1,0 +1,280 @@
+"""Vision Transformer — Dosovitskiy et al., "An Image is Worth 16x16 Words: Transformers for Image
+Recognition at Scale", ICLR 2021, arXiv:2010.11929 (eqs. 1-4), with the DeiT sizes (Touvron et al. 2021,
+arXiv:2012.12877) and the convolutional stem of Xiao et al., "Early Convolutions Help Transformers See
+Better", NeurIPS 2021, arXiv:2106.14881.
+
+    z_0 = [x_class; x_p^1 E; ...; x_p^N E] + E_pos               (B, N+1, D)      eq. 1
+    z'_l = z_{l-1} + DropPath(MSA(Norm(z_{l-1})))                 pre-norm block   eq. 2
+    z_l = z'_l + DropPath(MLP(Norm(z'_l)))                                         eq. 3
+    y = Head(Norm(z_L^0))   (global_pool="token"),   or Head(FcNorm(mean_i z_L^i)) ("avg")   eq. 4
+
+Key names follow timm (``patch_embed.proj``, ``cls_token``, ``pos_embed``, ``blocks.i.norm1/attn.qkv/
+attn.proj/norm2/mlp.fc1/mlp.fc2``, ``norm``, ``fc_norm``, ``head``). Any registered norm can replace
+LayerNorm through ``norm_layer`` + ``norm_kwargs``
+(e.g. ``norm_layer="dyt", norm_kwargs={"alpha_init": 1.0}``).
+Input (B, C, H, W) -> logits (B, num_classes).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..nn.attention import Attention
+from ..nn.embedding import ConvStem, PatchEmbed
+from ..nn.factory import NormSpec, get_norm_layer
+from ..nn.ffn import ActSpec, Mlp
+from ..nn.linear import Identity, Linear
+from ..nn.regularization import Dropout, DropPath
+from . import register_model
+
+__all__ = ["VisionTransformer", "Block", "LayerScale"]
+
+
+def _norm_maker(norm_layer: NormSpec, norm_kwargs: dict[str, Any] | None):
+    """``make(dim)`` for the transformer norms; LayerNorm defaults to ViT's eps=1e-6 (timm/big_vision)."""
+    kw = dict(norm_kwargs or {})
+    if isinstance(norm_layer, str) and norm_layer.lower().replace("_", "").replace("-", "") == "layernorm":
+        kw.setdefault("eps", 1e-6)
+    return get_norm_layer(norm_layer, **kw)
+
+
+def _trunc_normal_(t: Tensor, std: float = 0.02) -> None:
+    nn.init.trunc_normal_(t, mean=0.0, std=std, a=-2 * std, b=2 * std)
+
+
+class LayerScale(nn.Module):
+    """Per-channel residual scaling ``x * gamma`` (Touvron et al., CaiT, 2021, arXiv:2103.17239)."""
+
+    def __init__(self, dim: int, init_values: float = 1e-5) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(init_values * torch.ones(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.gamma
+
+
+class Block(nn.Module):
+    """Pre-norm transformer encoder block (eqs. 2-3). Shapes: (B, N, D) -> (B, N, D)."""
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        proj_drop: float = 0.0,
+        attn_drop: float = 0.0,
+        drop_path: float = 0.0,
+        init_values: float | None = None,
+        act_layer: ActSpec = "gelu",
+        norm_layer: Any = None,
+    ) -> None:
+        super().__init__()
+        make_norm = norm_layer if norm_layer is not None else _norm_maker("layernorm", None)
+        self.norm1 = make_norm(dim)
+        self.attn = Attention(dim, num_heads, qkv_bias=qkv_bias, attn_drop=attn_drop, proj_drop=proj_drop)
+        self.ls1 = LayerScale(dim, init_values) if init_values else Identity()
+        self.drop_path1 = DropPath(drop_path) if drop_path > 0.0 else Identity()
+        self.norm2 = make_norm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer=act_layer, drop=proj_drop)
+        self.ls2 = LayerScale(dim, init_values) if init_values else Identity()
+        self.drop_path2 = DropPath(drop_path) if drop_path > 0.0 else Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x + self.drop_path1(self.ls1(self.attn(self.norm1(x))))  # eq. 2
+        x = x + self.drop_path2(self.ls2(self.mlp(self.norm2(x))))  # eq. 3
+        return x
+
+
+class VisionTransformer(nn.Module):
+    """Configurable ViT classifier (see module docstring).
+
+    Args:
+        global_pool: ``"token"`` (class token, final norm) or ``"avg"`` (mean of patch tokens, fc_norm).
+        class_token: prepend a learnable class token (default: True for "token", False for "avg").
+        embed_layer: ``"patch"`` (P x P patchify) or ``"convstem"`` (Xiao et al. 2021 conv stem).
+        stem_chs / stem_strides: conv-stem channels and strides (``embed_layer="convstem"``).
+        drop_rate: dropout before the head; pos_drop_rate / proj_drop_rate / attn_drop_rate as in timm;
+        drop_path_rate: stochastic depth, increasing linearly to this value over the blocks.
+    """
+
+    def __init__(
+        self,
+        img_size: int | Sequence[int] = 224,
+        patch_size: int = 16,
+        in_chans: int = 3,
+        num_classes: int = 1000,
+        global_pool: str = "token",
+        embed_dim: int = 768,
+        depth: int = 12,
+        num_heads: int = 12,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        class_token: bool | None = None,
+        init_values: float | None = None,
+        fc_norm: bool | None = None,
+        drop_rate: float = 0.0,
+        pos_drop_rate: float = 0.0,
+        proj_drop_rate: float = 0.0,
+        attn_drop_rate: float = 0.0,
+        drop_path_rate: float = 0.0,
+        norm_layer: NormSpec = "layernorm",
+        norm_kwargs: dict[str, Any] | None = None,
+        act_layer: ActSpec = "gelu",
+        embed_layer: str = "patch",
+        stem_chs: Sequence[int] | None = None,
+        stem_strides: Sequence[int] | None = None,
+    ) -> None:
+        super().__init__()
+        if global_pool not in ("token", "avg"):
+            raise ValueError(f"VisionTransformer: global_pool must be 'token' or 'avg', got {global_pool!r}")
+        class_token = (global_pool == "token") if class_token is None else class_token
+        if global_pool == "token" and not class_token:
+            raise ValueError("VisionTransformer: global_pool='token' needs class_token=True")
+        use_fc_norm = global_pool == "avg" if fc_norm is None else fc_norm
+        make_norm = _norm_maker(norm_layer, norm_kwargs)
+        self.num_classes = num_classes
+        self.global_pool = global_pool
+        self.num_features = self.embed_dim = embed_dim
+        self.num_prefix_tokens = 1 if class_token else 0
+
+        if embed_layer == "patch":
+            self.patch_embed: nn.Module = PatchEmbed(img_size, patch_size, in_chans, embed_dim)
+        elif embed_layer == "convstem":
+            chs = tuple(stem_chs) if stem_chs is not None else (embed_dim // 8, embed_dim // 4,
+                                                                 embed_dim // 2, embed_dim)
+            self.patch_embed = ConvStem(img_size, patch_size, in_chans, embed_dim, chs, stem_strides)
+        else:
+            raise ValueError(f"VisionTransformer: embed_layer must be 'patch' or 'convstem', "
+                             f"got {embed_layer!r}")
+        num_patches = self.patch_embed.num_patches
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim)) if class_token else None
+        self.pos_embed = nn.Parameter(torch.zeros(1, num_patches + self.num_prefix_tokens, embed_dim))
+        self.pos_drop = Dropout(pos_drop_rate)
+        dpr = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]  # linear stochastic-depth rule
+        self.blocks = nn.Sequential(*[
+            Block(embed_dim, num_heads, mlp_ratio, qkv_bias, proj_drop_rate, attn_drop_rate, dpr[i],
+                  init_values, act_layer, make_norm)
+            for i in range(depth)
+        ])
+        self.norm = make_norm(embed_dim) if not use_fc_norm else Identity()
+        self.fc_norm = make_norm(embed_dim) if use_fc_norm else Identity()
+        self.head_drop = Dropout(drop_rate)
+        self.head = Linear(embed_dim, num_classes) if num_classes > 0 else Identity()
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        """timm's ViT init: trunc-normal(.02) pos_embed and Linear weights, zero biases, cls ~ N(0, 1e-6)."""
+        _trunc_normal_(self.pos_embed, 0.02)
+        if self.cls_token is not None:
+            nn.init.normal_(self.cls_token, std=1e-6)
+        for m in self.modules():
+            if isinstance(m, Linear):
+                _trunc_normal_(m.weight, 0.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+        if isinstance(self.patch_embed, ConvStem):  # pycls: the last 1x1 conv ~ N(0, 2 / D), zero bias
+            nn.init.normal_(self.patch_embed.proj.weight, std=math.sqrt(2.0 / self.embed_dim))
+            nn.init.zeros_(self.patch_embed.proj.bias)
+
+    def no_weight_decay(self) -> set[str]:
+        return {"pos_embed", "cls_token"}
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) -> normalized tokens (B, num_prefix + N, D)."""
+        x = self.patch_embed(x)  # (B, N, D)
+        if self.cls_token is not None:
+            x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)  # (B, 1 + N, D)
+        x = self.pos_drop(x + self.pos_embed)  # eq. 1
+        x = self.blocks(x)
+        return self.norm(x)
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """Pool tokens (B, T, D) -> (B, D) -> logits (B, num_classes), or the pooled features."""
+        if self.global_pool == "avg":
+            x = x[:, self.num_prefix_tokens:].mean(dim=1)  # mean over patch tokens
+        else:
+            x = x[:, 0]  # class token
+        x = self.head_drop(self.fc_norm(x))
+        return x if pre_logits else self.head(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        if global_pool is not None:
+            if global_pool not in ("token", "avg") or (global_pool == "token" and self.cls_token is None):
+                raise ValueError(f"VisionTransformer: cannot switch to global_pool={global_pool!r}")
+            self.global_pool = global_pool
+        self.num_classes = num_classes
+        self.head = Linear(self.embed_dim, num_classes) if num_classes > 0 else Identity()
+        if num_classes > 0:
+            _trunc_normal_(self.head.weight, 0.02)
+            nn.init.zeros_(self.head.bias)
+
+
+def _build(defaults: dict[str, Any], overrides: dict[str, Any]) -> VisionTransformer:
+    return VisionTransformer(**{**defaults, **overrides})
+
+
+_VIT = dict(family="vit", paper="An Image is Worth 16x16 Words: Transformers for Image Recognition at Scale",
+            year=2021, arxiv="2010.11929", input_size=(3, 224, 224))
+_VITC = dict(family="vit", paper="Early Convolutions Help Transformers See Better", year=2021,
+             arxiv="2106.14881", input_size=(3, 224, 224))
+_TIMM = "timm vit_*_patch16_224.augreg_in21k_ft_in1k model cards / torchvision vit_b_16 docs"
+_VITC_SRC = ("Xiao et al. 2021, Table 1 ({}M, rounded); exact count worked out by hand from the paper's "
+             "stem (BN convs without bias, 1x1 conv with bias), {} blocks, class token, 1000 classes")
+
+
+@register_model(family="vit", paper=_VIT["paper"], year=2021, arxiv="2010.11929", input_size=(1, 8, 8),
+                source="dlzoo flagship: sklearn/UCI 8x8 digits (REFERENCES.md: LN ~95% in 20 epochs)")
+def vit_tiny_digits(**kwargs: Any) -> VisionTransformer:
+    """Tiny ViT for 8x8 digits: patch 2 -> 16 tokens, dim 64, depth 4, 4 heads, mlp_ratio 2, avg pooling."""
+    return _build(dict(img_size=8, patch_size=2, in_chans=1, num_classes=10, embed_dim=64, depth=4,
+                       num_heads=4, mlp_ratio=2.0, global_pool="avg"), kwargs)
+
+
+@register_model(**_VIT, reference_params=5_717_416, source=_TIMM)
+def vit_tiny_patch16_224(**kwargs: Any) -> VisionTransformer:
+    """ViT-Ti/16 (DeiT-Ti): dim 192, depth 12, 3 heads."""
+    return _build(dict(embed_dim=192, depth=12, num_heads=3), kwargs)
+
+
+@register_model(**_VIT, reference_params=22_050_664, source=_TIMM)
+def vit_small_patch16_224(**kwargs: Any) -> VisionTransformer:
+    """ViT-S/16 (DeiT-S): dim 384, depth 12, 6 heads."""
+    return _build(dict(embed_dim=384, depth=12, num_heads=6), kwargs)
+
+
+@register_model(**_VIT, reference_params=86_567_656, source=_TIMM)
+def vit_base_patch16_224(**kwargs: Any) -> VisionTransformer:
+    """ViT-B/16: dim 768, depth 12, 12 heads."""
+    return _build(dict(embed_dim=768, depth=12, num_heads=12), kwargs)
+
+
+@register_model(**_VITC, reference_params=4_567_936, source=_VITC_SRC.format(4.6, 11))
+def vit_tiny_convstem(**kwargs: Any) -> VisionTransformer:
+    """ViT_C-1GF: conv stem (24, 48, 96, 192), dim 192, depth 11 (one block traded for the stem), 3 heads,
+    mlp_ratio 3."""
+    return _build(dict(embed_dim=192, depth=11, num_heads=3, mlp_ratio=3.0, embed_layer="convstem",
+                       stem_chs=(24, 48, 96, 192)), kwargs)
+
+
+@register_model(**_VITC, reference_params=17_754_136, source=_VITC_SRC.format(17.8, 11))
+def vit_small_convstem(**kwargs: Any) -> VisionTransformer:
+    """ViT_C-4GF: conv stem (48, 96, 192, 384), dim 384, depth 11, 6 heads, mlp_ratio 3."""
+    return _build(dict(embed_dim=384, depth=11, num_heads=6, mlp_ratio=3.0, embed_layer="convstem",
+                       stem_chs=(48, 96, 192, 384)), kwargs)
+
+
+@register_model(**_VITC, reference_params=81_573_160, source=_VITC_SRC.format(81.6, 11))
+def vit_base_convstem(**kwargs: Any) -> VisionTransformer:
+    """ViT_C-18GF: conv stem (64, 128, 128, 256, 256, 512) with strides (2, 2, 1, 2, 1, 2), dim 768,
+    depth 11, 12 heads, mlp_ratio 4."""
+    return _build(dict(embed_dim=768, depth=11, num_heads=12, mlp_ratio=4.0, embed_layer="convstem",
+                       stem_chs=(64, 128, 128, 256, 256, 512), stem_strides=(2, 2, 1, 2, 1, 2)), kwargs)
