@@ -1,0 +1,76 @@
+"""Findings text follows the numbers: a clear winner vs a gap within noise, alpha trends, S-curve shape."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from dlzoo.experiments.findings import alpha_traces, findings, sample_std, summarize
+
+
+def _runs(accs: dict[str, list[float]], loss: dict[str, float] | None = None) -> list[dict]:
+    out = []
+    for label, values in accs.items():
+        for seed, a in enumerate(values):
+            test_loss = (loss or {}).get(label, 1 - a)
+            out.append({"label": label, "seed": seed, "test_acc": a, "test_loss": test_loss,
+                        "wall_time": 10.0 + seed, "history": []})
+    return out
+
+
+def test_summarize_uses_sample_std():
+    s = summarize(_runs({"ln": [0.9, 0.92, 0.97]}))["ln"]
+    assert s.n == 3
+    assert s.acc_mean == pytest.approx(statistics.mean([0.9, 0.92, 0.97]))
+    assert s.acc_std == pytest.approx(statistics.stdev([0.9, 0.92, 0.97]))  # ddof=1
+    assert s.wall_mean == pytest.approx(11.0)
+    assert sample_std([1.0]) != sample_std([1.0])  # nan for one value
+
+
+def test_clear_winner_is_named_and_gap_exceeds_spread():
+    summary = summarize(_runs({"dyt(alpha=0.5)": [0.87, 0.88, 0.86], "layernorm": [0.95, 0.951, 0.949]}))
+    text = findings(summary, dataset="digits")[0]
+    assert text.startswith("On digits, layernorm reached the highest mean test accuracy, 95.00%")
+    assert "leads dyt(alpha=0.5) (87.00%) by 8.00 points, larger than the seed spread" in text
+    assert "the lead is clear" in text
+
+
+def test_gap_within_noise_is_called_indistinguishable():
+    summary = summarize(_runs({"rmsnorm": [0.93, 0.95, 0.91], "layernorm": [0.925, 0.945, 0.935]}))
+    text = findings(summary)[0]
+    assert "reached the highest mean test accuracy, 93.50%" in text  # layernorm 0.935 vs rmsnorm 0.93
+    assert "by 0.50 points, which is within the seed spread (largest std 2.00 points)" in text
+    assert "indistinguishable" in text
+    assert "larger than the seed spread" not in text
+
+
+def test_single_seed_says_no_spread_and_loss_order_reported():
+    summary = summarize(_runs({"a": [0.9], "b": [0.8]}, loss={"a": 0.5, "b": 0.4}))
+    text = findings(summary)[0]
+    assert "single seed" in text
+    assert "By test loss the order differs: b has the lowest mean loss (0.4000 vs 0.5000 for a)" in text
+
+
+def test_alpha_trends_from_history():
+    k0, k3 = "param/blocks.0.norm1.alpha", "param/blocks.3.norm1.alpha"
+    hist = lambda a0, a1: [{"epoch": 1, k0: a0, k3: a1}, {"epoch": 2, k0: a0 + 0.2, k3: a1}]
+    runs = [{"label": "dyt", "history": hist(0.5, 0.4)}, {"label": "dyt", "history": hist(0.7, 0.2)}]
+    traces = alpha_traces(runs)
+    assert traces["dyt"]["blocks.0.norm1.alpha"] == pytest.approx([0.6, 0.8])
+    assert traces["dyt"]["blocks.3.norm1.alpha"] == pytest.approx([0.3, 0.3])
+    text = findings(summarize(_runs({"dyt": [0.9]})), alphas=traces, alpha_inits={"dyt": 0.5})[1]
+    assert "final alpha over 2 layers averages 0.550" in text
+    assert "grew above its init 0.5 in 1 of 2 layers" in text
+    assert "0.300 in blocks.3.norm1.alpha to 0.800 in blocks.0.norm1.alpha" in text
+
+
+def test_scurve_shape_sentence_follows_compression():
+    summary = summarize(_runs({"layernorm": [0.9]}))
+    squashed = {"layernorm": {"blocks.0.norm1": {"compression": 0.9, "squashed_fraction": 0.0},
+                              "blocks.3.norm2": {"compression": 0.3, "squashed_fraction": 0.12}}}
+    text = findings(summary, scurves=squashed)[-1]
+    assert "on average S-shaped" in text and "0.60x the central slope" in text and "6.0% of points" in text
+    assert "strongest squashing is in blocks.3.norm2 (0.30x, 12.0% squashed)" in text
+    linear = {"layernorm": {"blocks.0.norm1": {"compression": 0.97, "squashed_fraction": 0.0}}}
+    assert "close to linear" in findings(summary, scurves=linear)[-1]
