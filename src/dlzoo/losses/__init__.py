@@ -5,6 +5,13 @@ Every loss is registered by name; ``create_loss(name, **kw)`` builds one from a 
 
 from .anyloss import METRICS as ANYLOSS_METRICS
 from .anyloss import AnyLoss, anyloss, approximation, confusion_metric, soft_confusion_matrix
+from .calibration import (
+    BrierScoreLoss,
+    CalibratedCrossEntropy,
+    brier_score,
+    expected_calibration_error,
+    soft_binned_ece,
+)
 from .classification import (
     BCEWithLogitsLoss,
     CrossEntropyLoss,
@@ -14,6 +21,7 @@ from .classification import (
 )
 from .factory import LOSSES, create_loss, list_losses, register_loss
 from .focal import FocalLoss, SigmoidFocalLoss, focal_loss, sigmoid_focal_loss
+from .goodhart import GoodhartAwareLoss
 from .regression import (
     HuberLoss,
     L1Loss,
@@ -29,6 +37,12 @@ __all__ = [
     "ANYLOSS_METRICS",
     "AnyLoss",
     "BCEWithLogitsLoss",
+    "BrierScoreLoss",
+    "CalibratedCrossEntropy",
+    "GoodhartAwareLoss",
+    "brier_score",
+    "expected_calibration_error",
+    "soft_binned_ece",
     "CrossEntropyLoss",
     "FocalLoss",
     "HuberLoss",
