@@ -27,6 +27,7 @@ HF_CONVERTERS: dict[str, Converter] = {}
 # one module per architecture; each calls register_hf_converter on import
 _CONVERTER_MODULES: tuple[str, ...] = (
     "hf_convnext",
+    "hf_swin",
 )
 
 

@@ -3,4 +3,5 @@
 # ruff: noqa: F401
 from . import mlp
 from . import convnext
+from . import swin
 from . import vit

@@ -29,8 +29,12 @@ from .pooling import (
 )
 from .regularization import Dropout, DropPath, drop_path
 from .squeeze_excite import CBAM, SqueezeExcite
+from .patch_merging import PatchMerging
+from .window_attention import WindowAttention
 
 __all__ = [
+    "PatchMerging",
+    "WindowAttention",
     "DyT",
     "GlobalResponseNorm",
     "LayerNorm",

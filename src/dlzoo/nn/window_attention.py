@@ -1,0 +1,137 @@
+"""Window multi-head self-attention with relative position bias, and the shifted-window helpers.
+
+Liu, Lin, Cao, Hu, Wei, Zhang, Lin, Guo, "Swin Transformer: Hierarchical Vision Transformer using Shifted
+Windows", ICCV 2021, arXiv:2103.14030, Sec. 3.2:
+
+    Attention(Q, K, V) = SoftMax(Q K^T / sqrt(d) + B + M) V                                         (Eq. 4)
+
+computed independently inside each non-overlapping M x M window (M = ``window_size``, N = M*M tokens).
+B in R^{N x N} is gathered from a learnable table B_hat in R^{(2M-1) x (2M-1)} per head
+(``relative_position_bias_table``) by the relative offset (dy, dx) in [-M+1, M-1]^2 of every token pair
+(``relative_position_index``). For shifted windows the feature map is rolled by (-s, -s) and M is an additive
+mask (-100 between tokens that came from different regions of the un-rolled map, 0 otherwise).
+
+Shapes: :func:`window_partition` (B, H, W, C) -> (B * H/M * W/M, M, M, C); :func:`window_reverse` inverts it;
+:class:`WindowAttention` (B * nW, N, C) -> (B * nW, N, C) with an optional mask (nW, N, N).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .attention import scaled_dot_product_attention
+from .linear import Linear
+from .regularization import Dropout
+
+__all__ = ["WindowAttention", "window_partition", "window_reverse", "relative_position_index",
+           "shifted_window_mask"]
+
+
+def window_partition(x: Tensor, window_size: int) -> Tensor:
+    """Split (B, H, W, C) into non-overlapping windows: (B * H/M * W/M, M, M, C), row-major over windows."""
+    if x.dim() != 4 or x.shape[1] % window_size or x.shape[2] % window_size:
+        raise ValueError(f"window_partition: expected (B, H, W, C) with H, W divisible by {window_size}, "
+                         f"got {list(x.shape)}")
+    b, h, w, c = x.shape
+    x = x.view(b, h // window_size, window_size, w // window_size, window_size, c)  # (B, h', M, w', M, C)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, window_size, window_size, c)  # (B*h'*w', M, M, C)
+
+
+def window_reverse(windows: Tensor, window_size: int, height: int, width: int) -> Tensor:
+    """Inverse of :func:`window_partition`: (B * H/M * W/M, M, M, C) -> (B, H, W, C)."""
+    c = windows.shape[-1]
+    x = windows.view(-1, height // window_size, width // window_size, window_size, window_size, c)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, height, width, c)  # (B, H, W, C)
+
+
+def relative_position_index(window_size: int) -> Tensor:
+    """(N, N) long index into the (2M-1)^2 bias table: (dy + M - 1) * (2M - 1) + (dx + M - 1)."""
+    coords = torch.stack(torch.meshgrid(torch.arange(window_size), torch.arange(window_size), indexing="ij"))
+    coords = coords.flatten(1)  # (2, N): (y, x) of each token, row-major
+    rel = coords[:, :, None] - coords[:, None, :]  # (2, N, N): offsets of token i relative to token j
+    rel = rel + (window_size - 1)  # shift to [0, 2M-2]
+    return rel[0] * (2 * window_size - 1) + rel[1]  # (N, N)
+
+
+def shifted_window_mask(height: int, width: int, window_size: int, shift_size: int) -> Tensor:
+    """Additive mask (nW, N, N) for attention over cyclically shifted windows (0 or -100).
+
+    After rolling by (-s, -s), each axis splits into regions [0, L-M), [L-M, L-s), [L-s, L); tokens in one
+    window that come from different regions must not attend to each other.
+    """
+    img = torch.zeros(1, height, width, 1)
+    region = 0
+    for hs in (slice(0, -window_size), slice(-window_size, -shift_size), slice(-shift_size, None)):
+        for ws in (slice(0, -window_size), slice(-window_size, -shift_size), slice(-shift_size, None)):
+            img[:, hs, ws, :] = region
+            region += 1
+    ids = window_partition(img, window_size).flatten(1)  # (nW, N): region id of each token
+    diff = ids[:, None, :] - ids[:, :, None]  # (nW, N, N)
+    return torch.zeros_like(diff).masked_fill(diff != 0, -100.0)
+
+
+class WindowAttention(nn.Module):
+    """Window MSA with relative position bias (Swin Eq. 4; timm's ``WindowAttention`` key names).
+
+    Shapes: x (B * nW, N, C) with N = window_size^2, mask (nW, N, N) or None -> (B * nW, N, C).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        window_size: int = 7,
+        qkv_bias: bool = True,
+        attn_drop: float = 0.0,
+        proj_drop: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f"WindowAttention: dim {dim} is not divisible by num_heads {num_heads}")
+        self.dim = dim
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.window_size = window_size
+        self.scale = self.head_dim ** -0.5
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window_size - 1) ** 2, num_heads))
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+        index = relative_position_index(window_size)  # (N, N)
+        self.register_buffer("relative_position_index", index, persistent=False)
+        self.qkv = Linear(dim, dim * 3, bias=qkv_bias)
+        self.attn_drop = attn_drop
+        self.proj = Linear(dim, dim)
+        self.proj_drop = Dropout(proj_drop)
+
+    def relative_position_bias(self) -> Tensor:
+        """B of Eq. 4: (num_heads, N, N) gathered from the table."""
+        n = self.window_size ** 2
+        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]  # (N*N, heads)
+        return bias.view(n, n, self.num_heads).permute(2, 0, 1)  # (heads, N, N)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        n = self.window_size ** 2
+        if x.dim() != 3 or x.shape[1] != n or x.shape[2] != self.dim:
+            raise ValueError(f"WindowAttention: expected (B*nW, {n}, {self.dim}) input, got {list(x.shape)}")
+        bw = x.shape[0]
+        qkv = self.qkv(x).view(bw, n, 3, self.num_heads, self.head_dim)  # (B', N, 3, h, d)
+        qkv = qkv.permute(2, 0, 3, 1, 4)  # (3, B', h, N, d)
+        q, k, v = qkv.unbind(0)
+        bias = self.relative_position_bias().unsqueeze(0)  # (1, heads, N, N)
+        if mask is not None:
+            nw = mask.shape[0]
+            if mask.shape[1:] != (n, n) or bw % nw:
+                raise ValueError(f"WindowAttention: mask must be (nW, {n}, {n}) with B*nW={bw} divisible "
+                                 f"by nW, "
+                                 f"got {list(mask.shape)}")
+            bias = bias + mask.unsqueeze(1)  # (nW, heads, N, N)
+            shape = (bw // nw, nw, self.num_heads, n, self.head_dim)
+            q, k, v = (t.view(shape) for t in (q, k, v))  # (B, nW, h, N, d)
+        drop = self.attn_drop if self.training else 0.0
+        out = scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), dropout_p=drop,
+                                           scale=self.scale)
+        out = out.reshape(bw, self.num_heads, n, self.head_dim).transpose(1, 2).reshape(bw, n, self.dim)
+        return self.proj_drop(self.proj(out))  # (B*nW, N, C)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, window_size={self.window_size}, num_heads={self.num_heads}"
