@@ -135,20 +135,12 @@ def build_scheduler(cfg: ScheduleConfig, optimizer: torch.optim.Optimizer, steps
 
 
 def build_loss(cfg: LossConfig) -> nn.Module:
-    """``dlzoo.losses.create_loss(name, label_smoothing=..., **kwargs)``.
-
-    Until dlzoo.losses registers ``cross_entropy`` (E3), that one name falls back to
-    ``torch.nn.CrossEntropyLoss``.
-    """
-    from ..losses.factory import LOSSES, create_loss
+    """``dlzoo.losses.create_loss(name, label_smoothing=..., **kwargs)``."""
+    from ..losses import create_loss
 
     kwargs = dict(cfg.kwargs)
     if cfg.label_smoothing:
         kwargs["label_smoothing"] = cfg.label_smoothing
-    key = cfg.name.lower().replace("-", "").replace("_", "")
-    if key in ("crossentropy", "crossentropyloss") and not any(
-            n.replace("_", "") == "crossentropy" for n in LOSSES.names()):
-        return nn.CrossEntropyLoss(**kwargs)  # TODO(E5): drop once dlzoo.losses has cross_entropy
     try:
         return create_loss(cfg.name, **kwargs)
     except (TypeError, ValueError, KeyError) as err:

@@ -142,10 +142,8 @@ class Trainer:
     def _restore(self) -> None:
         remove_stale_temporaries(self.ckpt_dir)
         path = latest_checkpoint(self.ckpt_dir)
-        if path is None:
-            from ..errors import UsageError
-
-            raise UsageError(f"cannot resume: no checkpoint in {self.ckpt_dir}")
+        if path is None:  # killed before the first checkpoint: the run starts over, identically seeded
+            return
         ckpt = load_checkpoint(path)
         ckpt.load_model_state(self.model)
         s = ckpt.state
