@@ -12,6 +12,7 @@ from .calibration import (
     expected_calibration_error,
     soft_binned_ece,
 )
+from .capsule import MarginLoss, margin_loss
 from .classification import (
     BCEWithLogitsLoss,
     CrossEntropyLoss,
@@ -19,9 +20,11 @@ from .classification import (
     cross_entropy,
     log_softmax,
 )
+from .contrastive import ClipLoss, clip_contrastive_loss
 from .factory import LOSSES, create_loss, list_losses, register_loss
 from .focal import FocalLoss, SigmoidFocalLoss, focal_loss, sigmoid_focal_loss
 from .goodhart import GoodhartAwareLoss
+from .mdn import MDNLoss, mdn_log_prob, mdn_nll
 from .regression import (
     HuberLoss,
     L1Loss,
@@ -32,6 +35,7 @@ from .regression import (
     mse_loss,
     smooth_l1_loss,
 )
+from .segmentation import DiceLoss, IoULoss, TverskyLoss, dice_loss, iou_loss, tversky_loss
 
 __all__ = [
     "ANYLOSS_METRICS",
@@ -39,32 +43,45 @@ __all__ = [
     "BCEWithLogitsLoss",
     "BrierScoreLoss",
     "CalibratedCrossEntropy",
-    "GoodhartAwareLoss",
-    "brier_score",
-    "expected_calibration_error",
-    "soft_binned_ece",
+    "ClipLoss",
     "CrossEntropyLoss",
+    "DiceLoss",
     "FocalLoss",
+    "GoodhartAwareLoss",
     "HuberLoss",
+    "IoULoss",
     "L1Loss",
     "LOSSES",
+    "MDNLoss",
     "MSELoss",
+    "MarginLoss",
     "SigmoidFocalLoss",
     "SmoothL1Loss",
+    "TverskyLoss",
     "anyloss",
     "approximation",
     "binary_cross_entropy_with_logits",
+    "brier_score",
+    "clip_contrastive_loss",
     "confusion_metric",
     "create_loss",
     "cross_entropy",
+    "dice_loss",
+    "expected_calibration_error",
     "focal_loss",
     "huber_loss",
+    "iou_loss",
     "l1_loss",
     "list_losses",
     "log_softmax",
+    "margin_loss",
+    "mdn_log_prob",
+    "mdn_nll",
     "mse_loss",
     "register_loss",
     "sigmoid_focal_loss",
     "smooth_l1_loss",
+    "soft_binned_ece",
     "soft_confusion_matrix",
+    "tversky_loss",
 ]
