@@ -28,6 +28,7 @@ HF_CONVERTERS: dict[str, Converter] = {}
 _CONVERTER_MODULES: tuple[str, ...] = (
     "hf_convnext",
     "hf_swin",
+    "hf_resnet",
 )
 
 
