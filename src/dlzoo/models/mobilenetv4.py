@@ -1,0 +1,201 @@
+"""MobileNetV4-Conv-Small.
+
+Qin et al., "MobileNetV4: Universal Models for the Mobile Ecosystem", ECCV 2024, arXiv:2404.10518.
+The building block is the Universal Inverted Bottleneck (UIB, Sec. 3.1, Fig. 3): an optional
+depthwise conv before the expansion ("start", kernel ``a``), a 1x1 expansion (ratio ``e``, applied
+to the input width), an optional depthwise conv after it ("mid", kernel ``k``), a 1x1 projection,
+and a residual when shapes match::
+
+    x -> [dw a x a] -> pw 1x1 (C * e) + act -> [dw k x k + act] -> pw 1x1 (C_out) (+ x)
+
+``a`` and ``k`` both present: "ExtraDW"; only ``k``: the classic inverted residual (IR); only ``a``:
+"ConvNeXt-like". With both, the stride sits on the mid conv. Conv-Small (paper Table 10 /
+timm ``mobilenetv4_conv_small``)::
+
+    stem  conv3x3/2 32
+    s0    conv3x3/2 32, conv1x1 32                                    (N, 32, 56, 56) at 224
+    s1    conv3x3/2 96, conv1x1 64                                    (N, 64, 28, 28)
+    s2    ExtraDW a5 k5 /2 e3 96; 4x IR k3 e2 96; ConvNeXt a3 e4 96   (N, 96, 14, 14)
+    s3    ExtraDW a3 k3 /2 e6 128; ExtraDW a5 k5 e4; IR k5 e4; IR k5 e3; 2x IR k3 e4 (N, 128, 7, 7)
+    s4    conv1x1 960                                                 (N, 960, 7, 7)
+    head  global avg pool -> conv1x1 1280 (no bias) -> norm -> act -> Linear(1280, classes)
+
+Every conv is followed by a norm (BatchNorm by default, any ``norm_layer``); ReLU activations.
+Keys follow timm (``conv_stem``, ``bn1``, ``blocks.i.j.dw_start.conv``, ``conv_head``, ``norm_head``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..nn import AdaptiveAvgPool2d, Conv2d, Dropout, DropPath, Linear, ReLU
+from ..nn.factory import NormSpec
+from ..nn.squeeze_excite import make_divisible
+from . import register_model
+from ._cnn import resolve_norm
+
+__all__ = ["MobileNetV4", "UniversalInvertedResidual", "ConvNormAct", "CONV_SMALL"]
+
+# (kind, a_start, k_mid, stride, expand, out) per block; "cn": plain conv-norm-act with kernel k_mid
+CONV_SMALL: list[list[tuple[str, int, int, int, float, int]]] = [
+    [("cn", 0, 3, 2, 1, 32), ("cn", 0, 1, 1, 1, 32)],
+    [("cn", 0, 3, 2, 1, 96), ("cn", 0, 1, 1, 1, 64)],
+    [("uir", 5, 5, 2, 3, 96)] + [("uir", 0, 3, 1, 2, 96)] * 4 + [("uir", 3, 0, 1, 4, 96)],
+    [
+        ("uir", 3, 3, 2, 6, 128),
+        ("uir", 5, 5, 1, 4, 128),
+        ("uir", 0, 5, 1, 4, 128),
+        ("uir", 0, 5, 1, 3, 128),
+        ("uir", 0, 3, 1, 4, 128),
+        ("uir", 0, 3, 1, 4, 128),
+    ],
+    [("cn", 0, 1, 1, 1, 960)],
+]
+
+
+class ConvNormAct(nn.Module):
+    """conv (no bias, 'same'-style padding k // 2) -> norm -> optional activation."""
+
+    def __init__(
+        self,
+        in_chs: int,
+        out_chs: int,
+        kernel_size: int,
+        norm,
+        stride: int = 1,
+        groups: int = 1,
+        act: bool = True,
+        norm_name: str = "bn",
+    ) -> None:
+        super().__init__()
+        self.conv = Conv2d(
+            in_chs, out_chs, kernel_size, stride=stride, padding=kernel_size // 2, groups=groups, bias=False
+        )
+        self.norm_name = norm_name
+        self.add_module(norm_name, norm(out_chs))
+        self.act = ReLU(inplace=True) if act else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(getattr(self, self.norm_name)(self.conv(x)))
+
+
+class UniversalInvertedResidual(nn.Module):
+    """UIB block (paper Fig. 3): [dw_start] -> pw_exp -> [dw_mid] -> pw_proj (+ shortcut)."""
+
+    def __init__(
+        self,
+        in_chs: int,
+        out_chs: int,
+        dw_start: int,
+        dw_mid: int,
+        stride: int,
+        exp_ratio: float,
+        norm,
+        drop_path: float = 0.0,
+    ) -> None:
+        super().__init__()
+        mid_chs = make_divisible(in_chs * exp_ratio, 8)
+        start_stride = stride if not dw_mid else 1
+        self.dw_start = (
+            ConvNormAct(in_chs, in_chs, dw_start, norm, start_stride, in_chs, act=False)
+            if dw_start
+            else nn.Identity()
+        )
+        self.pw_exp = ConvNormAct(in_chs, mid_chs, 1, norm)
+        self.dw_mid = (
+            ConvNormAct(mid_chs, mid_chs, dw_mid, norm, stride, mid_chs) if dw_mid else nn.Identity()
+        )
+        self.pw_proj = ConvNormAct(mid_chs, out_chs, 1, norm, act=False)
+        self.has_skip = stride == 1 and in_chs == out_chs
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.pw_proj(self.dw_mid(self.pw_exp(self.dw_start(x))))
+        return x + self.drop_path(out) if self.has_skip else out
+
+
+class MobileNetV4(nn.Module):
+    """MobileNetV4 conv model from a block table like :data:`CONV_SMALL`."""
+
+    def __init__(
+        self,
+        arch: list | None = None,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        stem_size: int = 32,
+        num_features: int = 1280,
+        norm_layer: NormSpec = "batchnorm",
+        norm_kwargs: dict[str, Any] | None = None,
+        drop_rate: float = 0.0,
+        drop_path_rate: float = 0.0,
+    ) -> None:
+        super().__init__()
+        arch = arch or CONV_SMALL
+        norm = resolve_norm(norm_layer, norm_kwargs)
+        self.in_chans, self.num_classes = in_chans, num_classes
+        self.conv_stem = Conv2d(in_chans, stem_size, 3, stride=2, padding=1, bias=False)
+        self.bn1 = norm(stem_size)
+        self.act1 = ReLU(inplace=True)
+        total, done, chs = sum(len(s) for s in arch), 0, stem_size
+        stages = []
+        for stage in arch:
+            blocks = []
+            for kind, a, k, s, e, out in stage:
+                if kind == "cn":
+                    blocks.append(ConvNormAct(chs, out, k, norm, s, norm_name="bn1"))
+                else:
+                    dpr = drop_path_rate * done / max(total - 1, 1)
+                    blocks.append(UniversalInvertedResidual(chs, out, a, k, s, e, norm, dpr))
+                chs = out
+                done += 1
+            stages.append(nn.Sequential(*blocks))
+        self.blocks = nn.Sequential(*stages)
+        self.head_hidden_size = chs
+        self.global_pool = AdaptiveAvgPool2d(1)
+        self.conv_head = Conv2d(chs, num_features, 1, bias=False)
+        self.norm_head = norm(num_features)
+        self.act2 = ReLU(inplace=True)
+        self.num_features = num_features
+        self.drop = Dropout(drop_rate)
+        self.classifier = Linear(num_features, num_classes) if num_classes > 0 else nn.Identity()
+        for m in self.modules():  # timm/efficientnet init: fan-out normal convs
+            if isinstance(m, Conv2d):
+                fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
+                nn.init.normal_(m.weight, 0.0, (2.0 / fan_out) ** 0.5)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """``(N, C_in, H, W)`` -> ``(N, 960, H/32, W/32)``."""
+        if x.dim() != 4 or x.shape[1] != self.in_chans:
+            raise ValueError(
+                f"MobileNetV4: expected input of shape (N, {self.in_chans}, H, W), got {list(x.shape)}"
+            )
+        return self.blocks(self.act1(self.bn1(self.conv_stem(x))))
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        x = self.global_pool(x)  # (N, 960, 1, 1): pool before the head conv (MobileNetV3 "efficient head")
+        x = self.act2(self.norm_head(self.conv_head(x)))  # (N, 1280, 1, 1)
+        x = self.drop(torch.flatten(x, 1))
+        return x if pre_logits else self.classifier(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        self.num_classes = num_classes
+        self.classifier = Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+
+
+@register_model(
+    family="mobilenetv4",
+    paper="MobileNetV4: Universal Models for the Mobile Ecosystem",
+    year=2024,
+    arxiv="2404.10518",
+    input_size=(3, 224, 224),
+    reference_params=3_774_024,
+    source="timm mobilenetv4_conv_small (model card: 3.8M; exact count as reported for timm's model)",
+)
+def mobilenetv4_conv_small(**kwargs: Any) -> MobileNetV4:
+    return MobileNetV4(CONV_SMALL, **kwargs)
