@@ -35,6 +35,16 @@ from .regression import (
     mse_loss,
     smooth_l1_loss,
 )
+from .regularizers import (
+    MaxNorm,
+    elastic_net_penalty,
+    l1_penalty,
+    l2_penalty,
+    max_norm_,
+    orthogonality_penalty,
+    soft_orthogonality,
+    srip,
+)
 from .segmentation import DiceLoss, IoULoss, TverskyLoss, dice_loss, iou_loss, tversky_loss
 
 __all__ = [
@@ -55,6 +65,7 @@ __all__ = [
     "MDNLoss",
     "MSELoss",
     "MarginLoss",
+    "MaxNorm",
     "SigmoidFocalLoss",
     "SmoothL1Loss",
     "TverskyLoss",
@@ -67,21 +78,28 @@ __all__ = [
     "create_loss",
     "cross_entropy",
     "dice_loss",
+    "elastic_net_penalty",
     "expected_calibration_error",
     "focal_loss",
     "huber_loss",
     "iou_loss",
     "l1_loss",
+    "l1_penalty",
+    "l2_penalty",
     "list_losses",
     "log_softmax",
     "margin_loss",
+    "max_norm_",
     "mdn_log_prob",
     "mdn_nll",
     "mse_loss",
+    "orthogonality_penalty",
     "register_loss",
     "sigmoid_focal_loss",
     "smooth_l1_loss",
     "soft_binned_ece",
     "soft_confusion_matrix",
+    "soft_orthogonality",
+    "srip",
     "tversky_loss",
 ]
