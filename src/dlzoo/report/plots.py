@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["mean_band", "plot_curves", "plot_alpha_traces", "plot_scurves"]
+__all__ = ["mean_band", "plot_curves", "plot_alpha_traces", "plot_scurves", "plot_reliability"]
 
 History = Sequence[Mapping[str, float]]
 
@@ -144,3 +144,28 @@ def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_reliability(
+    confidence: Sequence[float], accuracy: Sequence[float], count: Sequence[int], path: str | os.PathLike,
+    title: str = "",
+) -> Path:
+    """Reliability diagram (Guo et al. 2017, Fig. 1): accuracy per confidence bin vs the diagonal."""
+    conf, acc, cnt = (np.asarray(a, dtype=np.float64) for a in (confidence, accuracy, count))
+    m = len(cnt)
+    edges = np.linspace(0, 1, m + 1)
+    fig, (ax, axc) = plt.subplots(2, 1, figsize=(4.8, 5.6), sharex=True,
+                                  gridspec_kw={"height_ratios": [3, 1]})
+    ok = cnt > 0
+    ax.bar(edges[:-1][ok], acc[ok], width=1 / m, align="edge", edgecolor="k", lw=0.5, label="accuracy")
+    ax.plot(conf[ok], conf[ok], "r.", ms=5, label="mean confidence")
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8)
+    ax.set_ylabel("accuracy")
+    ax.legend(fontsize=8, loc="upper left")
+    axc.bar(edges[:-1], cnt, width=1 / m, align="edge", color="0.6")
+    axc.set_xlabel("confidence")
+    axc.set_ylabel("count")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return _save(fig, path)
