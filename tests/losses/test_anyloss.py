@@ -126,3 +126,15 @@ def test_factory_and_input_checks():
         AnyLoss(metric="auc")
     with pytest.raises(ValueError, match="multi-class target"):
         anyloss(torch.rand(4, 3), torch.rand(4, 3))
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_gradcheck_binary_and_multiclass(metric):
+    """Autograd gradients of the composed expression agree with finite differences (float64)."""
+    p = torch.rand(12, dtype=DT).mul(0.6).add(0.2).requires_grad_()
+    y = torch.tensor([0, 1] * 6)
+    assert torch.autograd.gradcheck(lambda q: anyloss(q, y, metric=metric, L=5.0), (p,))
+    logits = torch.randn(10, 3, dtype=DT, requires_grad=True)
+    yc = torch.arange(10) % 3
+    fn = lambda z: anyloss(z, yc, metric=metric, L=5.0, from_logits=True)  # noqa: E731
+    assert torch.autograd.gradcheck(fn, (logits,))

@@ -1,6 +1,6 @@
 """AnyLoss: confusion-matrix metrics turned into differentiable losses.
 
-Han, Moniz, Chawla, "AnyLoss: Transforming Classification Metrics into Loss Functions", KDD 2024,
+Han, Moniz, Chawla, "AnyLoss: Transforming Classification Metrics into Loss Functions", 2024,
 arXiv 2405.14745.
 
 1. Approximation function (amplifies probabilities towards 0/1 without reaching them):
