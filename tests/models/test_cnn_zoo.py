@@ -203,3 +203,29 @@ def test_bad_input_shape_is_reported():
         dlzoo.create_model("resnet18")(torch.randn(2, 1, 32, 32))
     with pytest.raises(ValueError, match="LeNet5"):
         dlzoo.create_model("lenet5")(torch.randn(2, 1, 28, 28))
+
+
+@pytest.mark.parametrize("name", ["resnet18", "googlenet", "densenet121", "mobilenetv4_conv_small", "lenet5"])
+def test_reference_mode_matches_fused_for_whole_model(name):
+    in_chans = 1 if name.startswith("lenet") else 3
+    model = dlzoo.create_model(name, num_classes=4, in_chans=in_chans).double().eval()
+    x = torch.randn(2, in_chans, 32, 32, dtype=torch.float64)
+    with torch.no_grad():
+        fused = model(x)
+        with dlzoo.reference_mode():
+            reference = model(x)
+    torch.testing.assert_close(reference, fused, rtol=1e-9, atol=1e-9)
+
+
+def test_drop_path_and_dropout_are_wired():
+    model = dlzoo.create_model("resnet50", drop_path_rate=0.2, drop_rate=0.3)
+    rates = [m.drop_prob for m in model.modules() if type(m).__name__ == "DropPath"]
+    assert len(rates) == 15 and rates[-1] == pytest.approx(0.2) and rates == sorted(rates)
+    assert model.drop.p == 0.3
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 32, 32)
+    model.train()
+    a, b = model(x), model(x)
+    assert not torch.allclose(a, b)  # stochastic in training
+    model.eval()
+    torch.testing.assert_close(model(x), model(x))
