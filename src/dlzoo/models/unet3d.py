@@ -50,8 +50,8 @@ class DoubleConv3d(nn.Sequential):
 
     def __init__(self, in_ch: int, mid_ch: int, out_ch: int, norm, padding: int) -> None:
         super().__init__(
-            Conv3d(in_ch, mid_ch, 3, padding=padding), norm(mid_ch), nn.ReLU(inplace=True),
-            Conv3d(mid_ch, out_ch, 3, padding=padding), norm(out_ch), nn.ReLU(inplace=True),
+            Conv3d(in_ch, mid_ch, 3, padding=padding), norm(mid_ch), nn.ReLU(),
+            Conv3d(mid_ch, out_ch, 3, padding=padding), norm(out_ch), nn.ReLU(),
         )
 
 
