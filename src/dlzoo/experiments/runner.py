@@ -101,7 +101,7 @@ def run_jobs(
                     results[i] = fut.result()  # re-raises a worker's exception
                     finished += 1
                     if progress:
-                        bar.write(f"[run {finished}/{n}] {_describe(jobs[i], results[i])}")
+                        bar.write(f"[run {finished}/{n}] {_describe(jobs[i], results[i])}", file=stream)
                 # epochs: finished runs count fully, running ones by their metrics.jsonl
                 epochs = sum(
                     int(jobs[i]["epochs"]) if results[i] is not None

@@ -1,0 +1,43 @@
+"""``dlzoo analyze RUN_DIR`` on a freshly trained tiny run: numbers agree with what the trainer measured."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dlzoo.cli import main as dlzoo_main
+from dlzoo.train import train
+
+
+def test_analyze_reports_the_trainers_test_metrics(tmp_path, capsys):
+    cfg = {"name": "tiny", "output_dir": str(tmp_path), "model": {"name": "mlp_digits",
+           "kwargs": {"norm_layer": "dyt", "hidden_dims": [32, 32]}},
+           "train": {"epochs": 1}, "checkpoint": {"every_epochs": 0}}
+    result = train(cfg, run_dir=tmp_path / "run", progress=False)
+    capsys.readouterr()
+    assert dlzoo_main(["analyze", str(result.run_dir), "--samples", "32", "--bins", "10"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    out_dir = Path(out[-1])
+    assert out_dir == result.run_dir / "analysis"
+    trainer_test = json.loads((result.run_dir / "results.json").read_text())["test"]
+    assert out[0].startswith(f"test acc {100 * trainer_test['acc']:.2f}%  loss {trainer_test['loss']:.4f}")
+    md = (out_dir / "report.md").read_text()
+    assert f"| accuracy % | {100 * trainer_test['acc']:.2f} |" in md
+    assert "| blocks.1 | DyT |" in md and "| blocks.5 | DyT |" in md  # S-curve rows per norm layer
+    page = (out_dir / "report.html").read_text()
+    assert page.count('src="data:image/png;base64,') == 2  # reliability diagram + S-curves
+
+
+def test_analyze_missing_run_dir_exits_2(tmp_path, capsys):
+    assert dlzoo_main(["analyze", str(tmp_path / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert dlzoo_main(["analyze", str(tmp_path / "empty")]) == 2
+    assert "config.yaml is missing" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--samples", "--bins"])
+def test_analyze_rejects_nonpositive_options(tmp_path, capsys, flag):
+    assert dlzoo_main(["analyze", str(tmp_path), flag, "0"]) == 2
