@@ -1,4 +1,8 @@
-"""Small helpers shared by the classic CNN families (norm resolution, torchvision-style init)."""
+"""Small helpers shared by the classic CNN families (norm resolution, torchvision-style init).
+
+The CNNs use out-of-place ReLUs (torchvision uses ``inplace=True``): with ``norm_layer`` swappable,
+the layer before a ReLU may be a custom autograd kernel whose output must not be modified in place.
+"""
 
 from __future__ import annotations
 

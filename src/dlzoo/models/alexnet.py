@@ -58,35 +58,35 @@ class AlexNet(nn.Module):
             norm = get_norm_layer(norm_layer, channels_first=True, **(norm_kwargs or {}))
             self.features = nn.Sequential(
                 Conv2d(in_chans, 96, 11, stride=4),
-                ReLU(True),
+                ReLU(),
                 norm(96),
                 MaxPool2d(3, 2),
                 Conv2d(96, 256, 5, padding=2, groups=2),
-                ReLU(True),
+                ReLU(),
                 norm(256),
                 MaxPool2d(3, 2),
                 Conv2d(256, 384, 3, padding=1),
-                ReLU(True),
+                ReLU(),
                 Conv2d(384, 384, 3, padding=1, groups=2),
-                ReLU(True),
+                ReLU(),
                 Conv2d(384, 256, 3, padding=1, groups=2),
-                ReLU(True),
+                ReLU(),
                 MaxPool2d(3, 2),
             )
         else:
             self.features = nn.Sequential(
                 Conv2d(in_chans, 64, 11, stride=4, padding=2),
-                ReLU(True),
+                ReLU(),
                 MaxPool2d(3, 2),
                 Conv2d(64, 192, 5, padding=2),
-                ReLU(True),
+                ReLU(),
                 MaxPool2d(3, 2),
                 Conv2d(192, 384, 3, padding=1),
-                ReLU(True),
+                ReLU(),
                 Conv2d(384, 256, 3, padding=1),
-                ReLU(True),
+                ReLU(),
                 Conv2d(256, 256, 3, padding=1),
-                ReLU(True),
+                ReLU(),
                 MaxPool2d(3, 2),
             )
         self.avgpool = AdaptiveAvgPool2d((pool_size, pool_size))
@@ -94,10 +94,10 @@ class AlexNet(nn.Module):
         self.classifier = nn.Sequential(
             Dropout(drop_rate),
             Linear(256 * pool_size * pool_size, mlp_hidden),
-            ReLU(True),
+            ReLU(),
             Dropout(drop_rate),
             Linear(mlp_hidden, mlp_hidden),
-            ReLU(True),
+            ReLU(),
             Linear(mlp_hidden, num_classes),
         )
 

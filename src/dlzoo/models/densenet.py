@@ -39,10 +39,10 @@ class DenseLayer(nn.Module):
     ) -> None:
         super().__init__()
         self.norm1 = norm(num_input_features)
-        self.relu1 = ReLU(inplace=True)
+        self.relu1 = ReLU()
         self.conv1 = Conv2d(num_input_features, bn_size * growth_rate, 1, bias=False)
         self.norm2 = norm(bn_size * growth_rate)
-        self.relu2 = ReLU(inplace=True)
+        self.relu2 = ReLU()
         self.conv2 = Conv2d(bn_size * growth_rate, growth_rate, 3, padding=1, bias=False)
         self.dropout = Dropout(drop_rate)
 
@@ -76,7 +76,7 @@ class Transition(nn.Sequential):
     def __init__(self, num_input_features: int, num_output_features: int, norm) -> None:
         super().__init__()
         self.norm = norm(num_input_features)
-        self.relu = ReLU(inplace=True)
+        self.relu = ReLU()
         self.conv = Conv2d(num_input_features, num_output_features, 1, bias=False)
         self.pool = AvgPool2d(2, stride=2)
 
@@ -103,7 +103,7 @@ class DenseNet(nn.Module):
         layers: OrderedDict[str, nn.Module] = OrderedDict(
             conv0=Conv2d(in_chans, num_init_features, 7, stride=2, padding=3, bias=False),
             norm0=norm(num_init_features),
-            relu0=ReLU(inplace=True),
+            relu0=ReLU(),
             pool0=MaxPool2d(3, stride=2, padding=1),
         )
         channels = num_init_features

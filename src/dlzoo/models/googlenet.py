@@ -39,7 +39,7 @@ class BasicConv2d(nn.Module):
         super().__init__()
         self.conv = Conv2d(in_channels, out_channels, bias=False, **conv_kwargs)
         self.bn = norm_layer(out_channels)
-        self.relu = ReLU(inplace=True)
+        self.relu = ReLU()
 
     def forward(self, x: Tensor) -> Tensor:
         return self.relu(self.bn(self.conv(x)))

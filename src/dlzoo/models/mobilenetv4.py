@@ -76,7 +76,7 @@ class ConvNormAct(nn.Module):
         )
         self.norm_name = norm_name
         self.add_module(norm_name, norm(out_chs))
-        self.act = ReLU(inplace=True) if act else nn.Identity()
+        self.act = ReLU() if act else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
         return self.act(getattr(self, self.norm_name)(self.conv(x)))
@@ -138,7 +138,7 @@ class MobileNetV4(nn.Module):
         self.in_chans, self.num_classes = in_chans, num_classes
         self.conv_stem = Conv2d(in_chans, stem_size, 3, stride=2, padding=1, bias=False)
         self.bn1 = norm(stem_size)
-        self.act1 = ReLU(inplace=True)
+        self.act1 = ReLU()
         total, done, chs = sum(len(s) for s in arch), 0, stem_size
         stages = []
         for stage in arch:
@@ -157,7 +157,7 @@ class MobileNetV4(nn.Module):
         self.global_pool = AdaptiveAvgPool2d(1)
         self.conv_head = Conv2d(chs, num_features, 1, bias=False)
         self.norm_head = norm(num_features)
-        self.act2 = ReLU(inplace=True)
+        self.act2 = ReLU()
         self.num_features = num_features
         self.drop = Dropout(drop_rate)
         self.classifier = Linear(num_features, num_classes) if num_classes > 0 else nn.Identity()

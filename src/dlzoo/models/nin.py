@@ -28,11 +28,11 @@ def _mlpconv(in_chans: int, widths: tuple[int, int, int], kernel: int, padding: 
     a, b, c = widths
     return [
         Conv2d(in_chans, a, kernel, padding=padding),
-        ReLU(True),
+        ReLU(),
         Conv2d(a, b, 1),
-        ReLU(True),
+        ReLU(),
         Conv2d(b, c, 1),
-        ReLU(True),
+        ReLU(),
     ]
 
 
@@ -50,9 +50,9 @@ class NiN(nn.Module):
             AvgPool2d(3, 2, ceil_mode=True),
             Dropout(drop_rate),
             Conv2d(192, 192, 3, padding=1),
-            ReLU(True),
+            ReLU(),
             Conv2d(192, 192, 1),
-            ReLU(True),
+            ReLU(),
         )
         self.num_features = 192
         self.classifier = Conv2d(192, num_classes, 1)

@@ -54,7 +54,7 @@ class BasicBlock(nn.Module):
             raise ValueError("BasicBlock: only groups=1 and base_width=64 are supported")
         self.conv1 = Conv2d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
         self.bn1 = norm_layer(planes)
-        self.relu = ReLU(inplace=True)
+        self.relu = ReLU()
         self.conv2 = Conv2d(planes, planes, 3, padding=1, bias=False)
         self.bn2 = norm_layer(planes)
         self.se = SqueezeExcite(planes) if use_se else None
@@ -96,7 +96,7 @@ class Bottleneck(nn.Module):
         self.conv3 = Conv2d(width, planes * self.expansion, 1, bias=False)
         self.bn3 = norm_layer(planes * self.expansion)
         self.se = SqueezeExcite(planes * self.expansion) if use_se else None
-        self.relu = ReLU(inplace=True)
+        self.relu = ReLU()
         self.downsample = downsample
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
@@ -145,7 +145,7 @@ class ResNet(nn.Module):
         self.in_chans = in_chans
         self.conv1 = Conv2d(in_chans, 64, 7, stride=2, padding=3, bias=False)
         self.bn1 = norm(64)
-        self.relu = ReLU(inplace=True)
+        self.relu = ReLU()
         self.maxpool = MaxPool2d(3, stride=2, padding=1)
         total, done = sum(layers), 0
         inplanes = 64

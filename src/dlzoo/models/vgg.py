@@ -86,17 +86,17 @@ class VGG(nn.Module):
             layers.append(Conv2d(channels, int(v), kernel_size=3, padding=1))
             if norm is not None:
                 layers.append(norm(int(v)))
-            layers.append(ReLU(inplace=True))
+            layers.append(ReLU())
             channels = int(v)
         self.features = nn.Sequential(*layers)
         self.avgpool = AdaptiveAvgPool2d((pool_size, pool_size))
         self.num_features = mlp_hidden  # width of the pre-logits features (timm convention)
         self.classifier = nn.Sequential(
             Linear(channels * pool_size * pool_size, mlp_hidden),
-            ReLU(True),
+            ReLU(),
             Dropout(drop_rate),
             Linear(mlp_hidden, mlp_hidden),
-            ReLU(True),
+            ReLU(),
             Dropout(drop_rate),
             Linear(mlp_hidden, num_classes),
         )
