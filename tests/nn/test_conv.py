@@ -147,3 +147,27 @@ def test_bad_input_and_arguments_raise_clear_errors():
         Conv2d(3, 4, 3, stride=2, padding="same")
     with pytest.raises(ValueError, match="output_padding"):
         ConvTranspose2d(3, 4, 3, stride=1, output_padding=1)
+
+
+@pytest.mark.gpu
+def test_conv_layers_on_cuda_match_torch():
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    dev = "cuda"
+    for ours, ref, shape in [
+        (Conv2d(4, 8, 3, stride=2, padding=1, groups=2),
+         torch.nn.Conv2d(4, 8, 3, stride=2, padding=1, groups=2), (2, 4, 9, 8)),
+        (ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1),
+         torch.nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1), (2, 4, 5, 6)),
+    ]:
+        ours, ref = ours.to(dev), ref.to(dev)
+        ours.load_state_dict(ref.state_dict())
+        x = torch.randn(shape, device=dev, requires_grad=True)
+        expected = ref(x)
+        g_ref = torch.autograd.grad(expected.sum(), [x, ref.weight])
+        for reference in (False, True):
+            with dlzoo.reference_mode(reference):
+                out = ours(x)
+            torch.testing.assert_close(out, expected, atol=1e-4, rtol=1e-4)
+            for a, b in zip(torch.autograd.grad(out.sum(), [x, ours.weight]), g_ref):
+                torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
