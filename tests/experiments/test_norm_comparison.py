@@ -42,8 +42,9 @@ def test_norm_comparison_end_to_end(capsys, tmp_path):
         test = _trainer_metrics(r)  # written by the trainer, not by the experiment
         assert r["test_acc"] == pytest.approx(test["acc"]) and r["test_loss"] == pytest.approx(test["loss"])
         acc, loss = f"{100 * test['acc']:.2f}", f"{test['loss']:.4f}"
-        assert f"| {label} | 1 | {acc} | {loss} | {r['wall_time']:.1f} |" in md  # summary table (1 seed)
-        assert re.search(rf"\| {re.escape(label)} \| 0 \| {acc} \| {loss} \|", md)  # per-run table
+        ece = f"{100 * r['test_ece']:.2f}"
+        assert f"| {label} | 1 | {acc} | {loss} | {ece} | {r['wall_time']:.1f} |" in md  # summary (1 seed)
+        assert re.search(rf"\| {re.escape(label)} \| 0 \| {acc} \| {loss} \| {ece} \|", md)  # per-run
         assert f"<td class=\"txt\">{label}</td><td class=\"num\">1</td><td class=\"num\">{acc}</td>" in page
         lines = (Path(r["run_dir"]) / "metrics.jsonl").read_text().splitlines()
         history = [json.loads(line) for line in lines]

@@ -41,6 +41,7 @@ class VariantSummary:
     loss_std: float
     wall_mean: float
     accs: list[float]
+    ece_mean: float = float("nan")
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -59,6 +60,7 @@ def summarize(runs: Sequence[Mapping[str, Any]]) -> dict[str, VariantSummary]:
             label=label, n=len(rs), acc_mean=statistics.fmean(accs), acc_std=sample_std(accs),
             loss_mean=statistics.fmean(losses), loss_std=sample_std(losses),
             wall_mean=statistics.fmean(float(r["wall_time"]) for r in rs), accs=accs,
+            ece_mean=statistics.fmean(float(r.get("test_ece", math.nan)) for r in rs),
         )
     return out
 

@@ -120,6 +120,7 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
     """Train one (variant, seed); return JSON-able results (+ S-curve samples when ``job['scurve']``)."""
     import torch
 
+    from ..analysis.calibration import expected_calibration_error
     from ..analysis.scurve import collect_norm_io, tail_stats
     from ..train import load_config, train
 
@@ -132,11 +133,15 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
         "test_acc": _pick(result.test, "acc"), "test_loss": _pick(result.test, "loss"),
         "wall_time": float(result.wall_time), "history": history,
     }
+    splits = getattr(result.data, "splits", result.data)
+    model = result.model.cpu().float().eval()
+    with torch.no_grad():
+        logits = model(splits.test.x.float())  # (N, K)
+    out["test_ece"] = expected_calibration_error(logits, splits.test.y, n_bins=15, from_logits=True)
     if job.get("scurve"):
-        splits = getattr(result.data, "splits", result.data)
         x = splits.test.x[: job["scurve_samples"]]  # (B, C, H, W) real test images
         with torch.no_grad():
-            io = collect_norm_io(result.model.cpu().float(), x.cpu().float(), max_points=job["scurve_points"],
+            io = collect_norm_io(model, x.float(), max_points=job["scurve_points"],
                                  pre_affine=True, seed=job["seed"])
         out["scurve"] = {n: (v.x.numpy(), v.y.numpy()) for n, v in io.items()}
         out["scurve_stats"] = {n: tail_stats(v.x, v.y) for n, v in io.items() if v.x.numel() >= 20}

@@ -28,10 +28,11 @@ def format_mean_std(mean: float, std: float, scale: float = 1.0, digits: int = 2
 
 def _summary_table(rep: Report, summary: dict[str, VariantSummary]) -> None:
     rows = [[s.label, str(s.n), format_mean_std(s.acc_mean, s.acc_std, 100.0),
-             format_mean_std(s.loss_mean, s.loss_std, 1.0, 4), f"{s.wall_mean:.1f}"]
+             format_mean_std(s.loss_mean, s.loss_std, 1.0, 4), f"{100 * s.ece_mean:.2f}",
+             f"{s.wall_mean:.1f}"]
             for s in sorted(summary.values(), key=lambda s: s.acc_mean, reverse=True)]
-    rep.table(["norm", "seeds", "test acc % (mean +- std)", "test loss (mean +- std)", "wall time / run (s)"],
-              rows, align=["l", "r", "r", "r", "r"])
+    rep.table(["norm", "seeds", "test acc % (mean +- std)", "test loss (mean +- std)", "test ECE % (mean)",
+               "wall time / run (s)"], rows, align=["l", "r", "r", "r", "r", "r"])
 
 
 def _runs_table(rep: Report, results: Sequence[dict[str, Any]], out_dir: Path) -> None:
@@ -43,9 +44,9 @@ def _runs_table(rep: Report, results: Sequence[dict[str, Any]], out_dir: Path) -
         except ValueError:
             pass
         rows.append([r["label"], str(r["seed"]), f"{100 * r['test_acc']:.2f}", f"{r['test_loss']:.4f}",
-                     f"{r['wall_time']:.1f}", rel.as_posix()])
-    rep.table(["norm", "seed", "test acc %", "test loss", "wall time (s)", "run directory"], rows,
-              align=["l", "r", "r", "r", "r", "l"])
+                     f"{100 * r.get('test_ece', float('nan')):.2f}", f"{r['wall_time']:.1f}", rel.as_posix()])
+    rep.table(["norm", "seed", "test acc %", "test loss", "test ECE %", "wall time (s)", "run directory"],
+              rows, align=["l", "r", "r", "r", "r", "r", "l"])
 
 
 def _curve_groups(results: Sequence[dict[str, Any]]) -> dict[str, list[list[dict[str, float]]]]:
@@ -71,7 +72,8 @@ def write_report(cfg: Any, results: Sequence[dict[str, Any]], meta: dict[str, An
         f"with every norm layer replaced by the variant named in each row (DyT: Zhu et al., 'Transformers "
         f"without Normalization', CVPR 2025, arXiv:2503.10622). Optimizer {tcfg['optim']['name']} "
         f"(lr {tcfg['optim']['lr']:g}, weight decay {tcfg['optim']['weight_decay']:g}), schedule "
-        f"{tcfg['schedule']['name']}, batch size {tcfg['data']['batch_size']}. {meta['num_runs']} runs took "
+        f"{tcfg['schedule']['name']}, batch size {tcfg['data']['batch_size']}. ECE: expected calibration "
+        f"error, 15 bins (Guo et al. 2017, arXiv:1706.04599). {meta['num_runs']} runs took "
         f"{meta['total_wall_time']:.1f} s in total ({meta['workers']} worker process(es), {meta['threads']} "
         f"torch thread(s) each). Accuracy is on the held-out test split after the last epoch."
     )
