@@ -26,8 +26,15 @@ def scalar_dtype() -> torch.dtype:
     return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
 
 
-def check_hparam(owner: str, name: str, value: Any, low: float = 0.0, high: float | None = None,
-                 low_open: bool = False, high_open: bool = False) -> None:
+def check_hparam(
+    owner: str,
+    name: str,
+    value: Any,
+    low: float = 0.0,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> None:
     """Raise ``ValueError`` naming the optimizer unless ``low <= value <= high`` (open ends if asked)."""
     v = float(value.item() if isinstance(value, Tensor) else value)
     bad = (v <= low) if low_open else (v < low)
@@ -105,8 +112,29 @@ class ForeachOptimizer(Optimizer):
         torch._foreach_add_(steps, 1)
         if len(steps) == 1:
             return [steps[0].item()]
-        return torch.stack([s.to(torch.float64) for s in steps]).tolist() if _mixed(steps) else \
-            torch.stack(steps).tolist()
+        return (
+            torch.stack([s.to(torch.float64) for s in steps]).tolist()
+            if _mixed(steps)
+            else torch.stack(steps).tolist()
+        )
+
+    @staticmethod
+    def _lr(group: dict[str, Any]) -> float:
+        lr = group["lr"]
+        return float(lr.item()) if isinstance(lr, Tensor) else float(lr)
+
+    @staticmethod
+    def _l2_grads(
+        grads: list[Tensor], params: list[Tensor], maximize: bool, weight_decay: float
+    ) -> list[Tensor]:
+        """``g <- -g`` if maximizing; ``g <- g + weight_decay * theta`` (coupled L2); p.grad untouched."""
+        if maximize:
+            grads = torch._foreach_neg(grads)
+            if weight_decay != 0:
+                torch._foreach_add_(grads, params, alpha=weight_decay)
+        elif weight_decay != 0:
+            grads = torch._foreach_add(grads, params, alpha=weight_decay)
+        return grads
 
     @staticmethod
     def _real(tensors: list[Tensor]) -> list[Tensor]:
