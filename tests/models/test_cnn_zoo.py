@@ -229,3 +229,12 @@ def test_drop_path_and_dropout_are_wired():
     assert not torch.allclose(a, b)  # stochastic in training
     model.eval()
     torch.testing.assert_close(model(x), model(x))
+
+
+def test_img_size_is_accepted_uniformly():
+    for name in sorted(PUBLISHED):
+        with torch.device("meta"):
+            dlzoo.create_model(name, img_size=32)
+    with pytest.raises(ValueError, match="32x32"):
+        dlzoo.create_model("lenet5", img_size=28)
+    assert dlzoo.create_model("lenet5_modern", img_size=28)(torch.randn(2, 1, 28, 28)).shape == (2, 10)

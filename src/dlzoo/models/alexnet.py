@@ -42,6 +42,7 @@ class AlexNet(nn.Module):
         self,
         num_classes: int = 1000,
         in_chans: int = 3,
+        img_size: int | None = None,
         drop_rate: float = 0.5,
         original: bool = False,
         norm_layer: NormSpec = "lrn",
@@ -50,6 +51,7 @@ class AlexNet(nn.Module):
         pool_size: int = 6,
     ) -> None:
         super().__init__()
+        self.img_size = img_size  # informational: adaptive pooling takes any input size
         self.in_chans = in_chans
         self.num_classes = num_classes
         if original:

@@ -92,6 +92,7 @@ class DenseNet(nn.Module):
         bn_size: int = 4,
         num_classes: int = 1000,
         in_chans: int = 3,
+        img_size: int | None = None,
         norm_layer: NormSpec = "batchnorm",
         norm_kwargs: dict[str, Any] | None = None,
         drop_rate: float = 0.0,
@@ -99,6 +100,7 @@ class DenseNet(nn.Module):
     ) -> None:
         super().__init__()
         norm = resolve_norm(norm_layer, norm_kwargs)
+        self.img_size = img_size  # informational: adaptive pooling takes any input size
         self.in_chans, self.num_classes = in_chans, num_classes
         layers: OrderedDict[str, nn.Module] = OrderedDict(
             conv0=Conv2d(in_chans, num_init_features, 7, stride=2, padding=3, bias=False),

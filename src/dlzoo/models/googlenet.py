@@ -102,6 +102,7 @@ class GoogLeNet(nn.Module):
         self,
         num_classes: int = 1000,
         in_chans: int = 3,
+        img_size: int | None = None,
         aux_logits: bool = False,
         norm_layer: NormSpec = "batchnorm",
         norm_kwargs: dict[str, Any] | None = None,
@@ -110,6 +111,7 @@ class GoogLeNet(nn.Module):
     ) -> None:
         super().__init__()
         norm = resolve_norm(norm_layer, norm_kwargs, eps=1e-3)
+        self.img_size = img_size  # informational: adaptive pooling takes any input size
         self.in_chans, self.num_classes, self.aux_logits = in_chans, num_classes, aux_logits
         self.conv1 = BasicConv2d(in_chans, 64, norm, kernel_size=7, stride=2, padding=3)
         self.maxpool1 = MaxPool2d(3, stride=2, ceil_mode=True)

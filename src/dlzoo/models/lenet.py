@@ -123,8 +123,12 @@ def _conv_by_table(x: Tensor, weight: Tensor, bias: Tensor, index: Tensor, out_c
 class LeNet5(nn.Module):
     """LeNet-5 as published (sparse C3, trainable subsampling, scaled tanh, fixed RBF output)."""
 
-    def __init__(self, num_classes: int = 10, in_chans: int = 1) -> None:
+    def __init__(self, num_classes: int = 10, in_chans: int = 1, img_size: int = 32) -> None:
         super().__init__()
+        if img_size != 32:
+            raise ValueError(
+                f"LeNet5: the 1998 architecture needs 32x32 inputs (C5 is 1x1), got img_size={img_size}"
+            )
         self.in_chans, self.num_classes = in_chans, num_classes
         self.c1 = Conv2d(in_chans, 6, 5)
         self.s2 = Subsampling(6)

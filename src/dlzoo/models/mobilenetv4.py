@@ -125,6 +125,7 @@ class MobileNetV4(nn.Module):
         arch: list | None = None,
         num_classes: int = 1000,
         in_chans: int = 3,
+        img_size: int | None = None,
         stem_size: int = 32,
         num_features: int = 1280,
         norm_layer: NormSpec = "batchnorm",
@@ -135,6 +136,7 @@ class MobileNetV4(nn.Module):
         super().__init__()
         arch = arch or CONV_SMALL
         norm = resolve_norm(norm_layer, norm_kwargs)
+        self.img_size = img_size  # informational: adaptive pooling takes any input size
         self.in_chans, self.num_classes = in_chans, num_classes
         self.conv_stem = Conv2d(in_chans, stem_size, 3, stride=2, padding=1, bias=False)
         self.bn1 = norm(stem_size)

@@ -39,9 +39,12 @@ def _mlpconv(in_chans: int, widths: tuple[int, int, int], kernel: int, padding: 
 class NiN(nn.Module):
     """Network in Network; ``forward_features`` ends before the per-class 1x1 conv."""
 
-    def __init__(self, num_classes: int = 10, in_chans: int = 3, drop_rate: float = 0.5) -> None:
+    def __init__(
+        self, num_classes: int = 10, in_chans: int = 3, drop_rate: float = 0.5, img_size: int | None = None
+    ) -> None:
         super().__init__()
         self.in_chans, self.num_classes = in_chans, num_classes
+        self.img_size = img_size  # informational: global average pooling takes any input size
         self.features = nn.Sequential(
             *_mlpconv(in_chans, (192, 160, 96), 5, 2),
             MaxPool2d(3, 2, ceil_mode=True),

@@ -127,6 +127,7 @@ class ResNet(nn.Module):
         layers: Sequence[int] = (3, 4, 6, 3),
         num_classes: int = 1000,
         in_chans: int = 3,
+        img_size: int | None = None,
         groups: int = 1,
         width_per_group: int = 64,
         use_se: bool = False,
@@ -142,6 +143,7 @@ class ResNet(nn.Module):
         block_cls = BasicBlock if block == "basic" else Bottleneck
         norm = resolve_norm(norm_layer, norm_kwargs)
         self.num_classes = num_classes
+        self.img_size = img_size  # informational: adaptive pooling takes any input size
         self.in_chans = in_chans
         self.conv1 = Conv2d(in_chans, 64, 7, stride=2, padding=3, bias=False)
         self.bn1 = norm(64)

@@ -66,6 +66,7 @@ class VGG(nn.Module):
         batch_norm: bool = False,
         num_classes: int = 1000,
         in_chans: int = 3,
+        img_size: int | None = None,
         norm_layer: NormSpec = "batchnorm",
         norm_kwargs: dict[str, Any] | None = None,
         drop_rate: float = 0.5,
@@ -75,6 +76,7 @@ class VGG(nn.Module):
         super().__init__()
         cfg = VGG_CFGS[cfg] if isinstance(cfg, str) else cfg
         norm = resolve_norm(norm_layer, norm_kwargs) if batch_norm else None
+        self.img_size = img_size  # informational: adaptive pooling takes any input size
         self.in_chans = in_chans
         self.num_classes = num_classes
         layers: list[nn.Module] = []
