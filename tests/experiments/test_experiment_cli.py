@@ -61,3 +61,15 @@ def test_cli_unknown_experiment_and_list(capsys):
     assert dlzoo_main(["experiment", "list"]) == 0
     assert "norm-comparison" in capsys.readouterr().out
     assert get_experiment("norm-comparison").config is NormComparisonConfig
+
+
+def test_progress_reads_finished_epochs_from_metrics_jsonl(tmp_path):
+    from dlzoo.experiments.runner import epochs_logged
+
+    assert epochs_logged(tmp_path) == (0, None)
+    (tmp_path / "metrics.jsonl").write_text(
+        '{"epoch": 1, "train_loss": 2.0, "val_loss": 1.9, "val_acc": 0.4}\n'
+        '{"epoch": 2, "train_loss": 1.0, "val_loss": null, "val_acc": null}\n'
+        '{"epoch": 3, "train_lo'  # a line still being written
+    )
+    assert epochs_logged(tmp_path) == (2, 0.4)

@@ -28,23 +28,23 @@ __all__ = ["run_jobs", "epochs_logged"]
 JobFn = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def epochs_logged(run_dir: str | os.PathLike) -> int:
-    """Number of finished epochs recorded in ``run_dir/metrics.jsonl`` (0 when absent or unreadable)."""
+def epochs_logged(run_dir: str | os.PathLike) -> tuple[int, float | None]:
+    """(finished epochs, last val_acc) recorded in ``run_dir/metrics.jsonl``; (0, None) when absent."""
     path = Path(run_dir) / "metrics.jsonl"
-    if not path.is_file():
-        return 0
-    done = 0
+    done, val = 0, None
     try:
-        for line in path.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line being written right now
-            if isinstance(row, dict) and "epoch" in row and ("val_loss" in row or "train_loss" in row):
-                done = max(done, int(row["epoch"]))
+        lines = path.read_text().splitlines() if path.is_file() else []
     except OSError:
-        return 0
-    return done
+        return 0, None
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line being written right now
+        if isinstance(row, dict) and "epoch" in row and ("val_loss" in row or "train_loss" in row):
+            done = max(done, int(row["epoch"]))
+            val = row.get("val_acc", val) if row.get("val_acc") is not None else val
+    return done, val
 
 
 def _init_worker(threads: int) -> None:
@@ -103,15 +103,15 @@ def run_jobs(
                     if progress:
                         bar.write(f"[run {finished}/{n}] {_describe(jobs[i], results[i])}", file=stream)
                 # epochs: finished runs count fully, running ones by their metrics.jsonl
-                epochs = sum(
-                    int(jobs[i]["epochs"]) if results[i] is not None
-                    else min(epochs_logged(jobs[i]["run_dir"]), int(jobs[i]["epochs"]))
-                    for i in range(n)
-                )
+                active = sorted(futures[f] for f in pending if f.running())
+                logged = {i: epochs_logged(jobs[i]["run_dir"]) for i in active}
+                epochs = sum(int(jobs[i]["epochs"]) for i in range(n) if results[i] is not None)
+                epochs += sum(min(ep, int(jobs[i]["epochs"])) for i, (ep, _) in logged.items())
                 bar.update(epochs - bar.n)
-                active = [jobs[futures[f]] for f in pending if f.running()]
                 bar.set_description(f"runs {finished}/{n}")
-                bar.set_postfix_str(", ".join(f"{j['label']} s{j['seed']}" for j in active[:workers]))
+                bar.set_postfix_str(" | ".join(
+                    f"{jobs[i]['label']} s{jobs[i]['seed']} ep {ep}/{jobs[i]['epochs']}"
+                    + (f" val_acc {val:.3f}" if val is not None else "") for i, (ep, val) in logged.items()))
         except BaseException:
             for fut in pending:
                 fut.cancel()
