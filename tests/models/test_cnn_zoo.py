@@ -191,10 +191,11 @@ def test_lenet5_c3_connection_table_is_sparse():
 
 
 def test_resnet_blocks_match_paper_shapes():
-    model = dlzoo.create_model("resnext50_32x4d")
+    with torch.device("meta"):
+        model = dlzoo.create_model("resnext50_32x4d")
+        se = dlzoo.create_model("seresnet50").layer4[0].se
     conv2 = model.layer1[0].conv2
     assert (conv2.in_channels, conv2.groups) == (128, 32)  # 32 groups of 4 channels
-    se = dlzoo.create_model("seresnet50").layer4[0].se
     assert (se.fc1.in_channels, se.fc1.out_channels) == (2048, 128)
 
 
