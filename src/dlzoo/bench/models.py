@@ -136,7 +136,7 @@ def _bench_model(name: str, args: argparse.Namespace, tmp: Path) -> list[dict[st
                        img_size=args.img_size, ours_s=times["ours"], hf_s=times["hf"],
                        ours_samples_s=args.batch_size / times["ours"],
                        hf_samples_s=args.batch_size / times["hf"],
-                       ratio=times["hf"] / times["ours"], max_logit_diff=max_diff,
+                       ratio=times["hf"] / times["ours"], max_logit_diff=max_diff, rounds=args.rounds,
                        wall_s=time.perf_counter() - start)
             rows.append(row)
             print(f"{name:24s} {mode:9s} {'compiled' if compiled else 'eager':8s} "
@@ -180,18 +180,40 @@ def main(argv: list[str]) -> int:
                 batch_size=args.batch_size, img_size=args.img_size, channels_last=args.channels_last,
                 rounds=args.rounds, quick=args.quick, compile=not args.no_compile,
                 machine=platform.processor() or platform.machine())
-    rows: list[dict[str, Any]] = []
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = args.models.split(",")
+    rows = _previous_rows(out / "models.json", meta, names)
     failed = False
     with tempfile.TemporaryDirectory() as tmp:
-        for name in args.models.split(","):
+        for name in names:
             try:
                 rows.extend(_bench_model(name, args, Path(tmp)))
             except Exception as exc:  # report and go on with the other models
                 failed = True
                 print(f"{name}: FAILED: {type(exc).__name__}: {exc}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "models.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2))
-    (out / "models.md").write_text(_markdown(rows, meta))
+            _write(out, meta, rows)  # after every model, so a long run that is cut short keeps its rows
     print(f"wrote {out / 'models.json'} and {out / 'models.md'}")
     return 1 if failed else 0
+
+
+_SETTINGS = ("batch_size", "img_size", "channels_last", "threads", "torch", "transformers")
+
+
+def _previous_rows(path: Path, meta: dict[str, Any], names: list[str]) -> list[dict[str, Any]]:
+    """Rows of *other* models from an earlier run with the same settings (so models can be run one at a
+    time and end up in one table); rows of the models being re-run are dropped."""
+    if not path.is_file():
+        return []
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    if any(old.get("meta", {}).get(k) != meta[k] for k in _SETTINGS):
+        return []
+    return [r for r in old.get("results", []) if r.get("model") not in names]
+
+
+def _write(out: Path, meta: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    (out / "models.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2))
+    (out / "models.md").write_text(_markdown(rows, meta))
