@@ -11,23 +11,24 @@ from dlzoo.experiments.norm_comparison import NormComparisonConfig, trainer_conf
 
 
 def test_overrides_parse_yaml_values_and_dotted_keys():
-    args = ["seeds=[0]", "epochs=2", "norms=[layernorm,dyt]", "dyt_alphas=[0.5,1]", "train.optim.lr=2e-3",
+    args = ["seeds=[0]", "epochs=2", "norms=[layernorm,dyt]", "dyt_alphas=[0.5,1]", "train.optim.lr=1e-3",
             "model_kwargs.depth=2"]
     cfg = build_config(NormComparisonConfig, args)
     assert cfg.seeds == [0] and cfg.epochs == 2 and cfg.norms == ["layernorm", "dyt"]
     assert cfg.dyt_alphas == [0.5, 1.0]
-    assert cfg.train == {"optim": {"lr": 0.002}}
+    assert cfg.train == {"optim": {"lr": 0.001}, "data": {"batch_size": 32}}  # default recipe kept
     assert cfg.model_kwargs == {"depth": 2}
     labels = [v["label"] for v in variants(cfg)]
     assert labels == ["layernorm", "dyt(alpha=0.5)", "dyt(alpha=1.0)"]
 
 
 def test_trainer_config_layers_defaults_overrides_and_per_run(tmp_path):
-    cfg = build_config(NormComparisonConfig, ["train.optim.lr=2e-3", "train.train.epochs=99", "epochs=3",
-                                              "train.data.batch_size=32"])
+    cfg = build_config(NormComparisonConfig, ["train.optim.lr=5e-3", "train.train.epochs=99", "epochs=3",
+                                              "train.data.batch_size=16"])
     dyt = [v for v in variants(cfg) if v["norm"] == "dyt"][0]
     tc = trainer_config(cfg, dyt, seed=7, run_dir=tmp_path / "runs" / "x")
-    assert tc["optim"]["lr"] == 0.002 and tc["data"]["batch_size"] == 32
+    assert tc["optim"]["lr"] == 0.005 and tc["data"]["batch_size"] == 16
+    assert tc["optim"]["name"] == "adamw" and tc["checkpoint"]["every_epochs"] == 0  # trainer default / ours
     assert tc["train"]["epochs"] == 3  # the experiment's epochs win
     assert tc["seed"] == 7 and tc["model"]["name"] == "vit_tiny_digits"
     assert tc["model"]["kwargs"] == {"norm_layer": "dyt", "norm_kwargs": {"alpha_init": 0.5}}
