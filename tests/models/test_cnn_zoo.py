@@ -159,6 +159,10 @@ def test_norm_kwargs_reach_the_norm():
     bn = dlzoo.create_model("googlenet", num_classes=3)
     assert bn.conv1.bn.eps == 1e-3  # torchvision's GoogLeNet BatchNorm eps
     assert dlzoo.create_model("densenet121", norm_kwargs={"momentum": 0.01}).features.norm0.momentum == 0.01
+    vgg = dlzoo.create_model("vgg11_bn", norm_layer="groupnorm", mlp_hidden=8, pool_size=1)
+    assert "GroupNorm" in {type(m).__name__ for m in vgg.features}
+    with pytest.raises(ValueError, match="_bn variant"):
+        dlzoo.create_model("vgg11", norm_layer="dyt")
 
 
 def test_googlenet_aux_heads_in_training():

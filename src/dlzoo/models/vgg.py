@@ -67,7 +67,7 @@ class VGG(nn.Module):
         num_classes: int = 1000,
         in_chans: int = 3,
         img_size: int | None = None,
-        norm_layer: NormSpec = "batchnorm",
+        norm_layer: NormSpec | None = None,
         norm_kwargs: dict[str, Any] | None = None,
         drop_rate: float = 0.5,
         mlp_hidden: int = 4096,
@@ -75,7 +75,12 @@ class VGG(nn.Module):
     ) -> None:
         super().__init__()
         cfg = VGG_CFGS[cfg] if isinstance(cfg, str) else cfg
-        norm = resolve_norm(norm_layer, norm_kwargs) if batch_norm else None
+        if not batch_norm and (norm_layer is not None or norm_kwargs):
+            raise ValueError(
+                "VGG: this configuration has no normalization layers; use the *_bn variant "
+                f"to set norm_layer={norm_layer!r}"
+            )
+        norm = resolve_norm(norm_layer or "batchnorm", norm_kwargs) if batch_norm else None
         self.img_size = img_size  # informational: adaptive pooling takes any input size
         self.in_chans = in_chans
         self.num_classes = num_classes
