@@ -82,3 +82,26 @@ def test_norm_comparison_worker_pool(capsys, tmp_path):
     assert s["acc_std"] == pytest.approx(statistics.stdev(accs))
     md = (run_dir / "report.md").read_text()
     assert f"{100 * s['acc_mean']:.2f} +- {100 * s['acc_std']:.2f}" in md
+
+
+def test_diverged_run_is_reported_not_fatal(capsys, tmp_path, monkeypatch):
+    import dlzoo.train as dtrain
+
+    real_train = dtrain.train
+
+    def flaky_train(cfg, **kw):
+        if cfg.model.kwargs["norm_layer"] == "dyt":
+            raise dtrain.TrainingDiverged("training diverged at epoch 1, step 3: loss is nan")
+        return real_train(cfg, **kw)
+
+    monkeypatch.setattr(dtrain, "train", flaky_train)
+    run_dir, _, err = _run(capsys, tmp_path, "model=mlp_digits", "seeds=[0]", "epochs=1",
+                           "norms=[layernorm,dyt]", "dyt_alphas=[2.0]", "workers=1", "scurve_samples=8")
+    assert "dyt(alpha=2.0) seed 0: FAILED (training diverged" in err
+    md = (run_dir / "report.md").read_text()
+    assert "1 run(s) failed" in md and "- dyt(alpha=2.0) seed 0: training diverged at epoch 1" in md
+    results = json.loads((run_dir / "results.json").read_text())
+    assert [r["label"] for r in results["runs"]] == ["layernorm"]
+    with pytest.raises(RuntimeError, match="every run failed"):
+        dlzoo_main(["experiment", "run", "norm-comparison", f"output_dir={tmp_path}", "model=mlp_digits",
+                    "seeds=[0]", "epochs=1", "norms=[dyt]", "workers=1"])

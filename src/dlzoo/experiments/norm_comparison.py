@@ -129,10 +129,13 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
 
     from ..analysis.calibration import expected_calibration_error
     from ..analysis.scurve import collect_norm_io, tail_stats
-    from ..train import load_config, train
+    from ..train import TrainingDiverged, load_config, train
 
     cfg = load_config(job["config"])
-    result = train(cfg, run_dir=job["run_dir"], progress=job.get("progress", False))
+    try:
+        result = train(cfg, run_dir=job["run_dir"], progress=job.get("progress", False))
+    except TrainingDiverged as err:  # one diverged run is a result to report, not a crash
+        return {"label": job["label"], "seed": job["seed"], "run_dir": job["run_dir"], "error": str(err)}
     history = [{k: (float(v) if isinstance(v, int | float) else v) for k, v in row.items()}
                for row in result.history]
     out: dict[str, Any] = {
@@ -188,10 +191,14 @@ def run(cfg: NormComparisonConfig, out_dir: Path) -> Path:
     total = time.perf_counter() - start
     for job, res in zip(jobs, results):
         res.update(norm=job["norm"], alpha_init=job["alpha_init"], slug=job["slug"])
+    ok = [r for r in results if "error" not in r]
+    failed = [r for r in results if "error" in r]
     meta = {"total_wall_time": total, "workers": workers, "threads": cfg.threads, "num_runs": len(jobs),
-            "trainer_config": jobs[0]["config"]}
-    report = write_report(cfg, results, meta, out_dir)
-    serial = [{k: v for k, v in r.items() if k != "scurve"} for r in results]
+            "trainer_config": jobs[0]["config"], "failed": failed}
+    if not ok:
+        raise RuntimeError(f"norm-comparison: every run failed; first error: {failed[0]['error']}")
+    report = write_report(cfg, ok, meta, out_dir)
+    serial = [{k: v for k, v in r.items() if k != "scurve"} for r in ok]
     payload = {"meta": meta, **report, "runs": serial}
     (out_dir / "results.json").write_text(json.dumps(payload, indent=1, default=_json_default))
     return out_dir

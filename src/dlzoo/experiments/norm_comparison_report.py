@@ -80,6 +80,9 @@ def write_report(cfg: Any, results: Sequence[dict[str, Any]], meta: dict[str, An
     rep.heading("Findings")
     for p in paragraphs:
         rep.paragraph(p)
+    if meta.get("failed"):
+        rep.paragraph(f"{len(meta['failed'])} run(s) failed and are left out of every table and figure:")
+        rep.bullets([f"{r['label']} seed {r['seed']}: {r['error']}" for r in meta["failed"]])
     rep.heading("Results")
     _summary_table(rep, summary)
     rep.heading("Per-run results", level=3)

@@ -52,6 +52,8 @@ def _init_worker(threads: int) -> None:
 
 
 def _describe(job: dict[str, Any], result: dict[str, Any]) -> str:
+    if "error" in result:
+        return f"{job['label']} seed {job['seed']}: FAILED ({result['error']})"
     acc = result.get("test_acc")
     acc_s = f"test acc {100 * acc:.2f}%" if isinstance(acc, float) else "done"
     return f"{job['label']} seed {job['seed']}: {acc_s} ({result.get('wall_time', float('nan')):.1f} s)"
