@@ -35,7 +35,8 @@ def test_matches_huggingface(warmup: int, total: int, ratio: float) -> None:
         ref_sched = transformers_optimization.get_cosine_schedule_with_warmup(_opt(), warmup, total)
     else:
         ref_sched = transformers_optimization.get_cosine_with_min_lr_schedule_with_warmup(
-            _opt(), warmup, total, min_lr_rate=ratio)
+            _opt(), warmup, total, min_lr_rate=ratio
+        )
     ref = _run(ref_sched, total)
     for t, (a, b) in enumerate(zip(ours, ref)):
         assert a == pytest.approx(b, rel=1e-12, abs=1e-15), f"step {t}"

@@ -16,8 +16,16 @@ from torch import nn
 
 __all__ = ["weight_decay_groups"]
 
-_EMBED_NAME_HINTS = ("pos_embed", "cls_token", "dist_token", "position_embedding",
-                     "relative_position_bias_table", "absolute_pos_embed", "mask_token", "reg_token")
+_EMBED_NAME_HINTS = (
+    "pos_embed",
+    "cls_token",
+    "dist_token",
+    "position_embedding",
+    "relative_position_bias_table",
+    "absolute_pos_embed",
+    "mask_token",
+    "reg_token",
+)
 
 
 def _is_embedding_param(model: nn.Module, name: str) -> bool:

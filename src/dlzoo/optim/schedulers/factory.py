@@ -14,11 +14,22 @@ __all__ = ["SCHEDULERS", "create_scheduler"]
 
 SCHEDULERS: Registry = Registry("scheduler")
 
-_ALIASES = {"constant": "none", "cosine_annealing": "cosine", "steplr": "step", "multisteplr": "multistep",
-            "exponentiallr": "exponential", "cosineannealinglr": "cosine", "onecyclelr": "onecycle",
-            "reducelronplateau": "plateau", "linearlr": "linear", "sequentiallr": "sequential",
-            "cosineannealingwarmrestarts": "cosine_restarts", "sgdr": "cosine_restarts",
-            "warmupcosine": "warmup_cosine", "warmupcosinelr": "warmup_cosine"}
+_ALIASES = {
+    "constant": "none",
+    "cosine_annealing": "cosine",
+    "steplr": "step",
+    "multisteplr": "multistep",
+    "exponentiallr": "exponential",
+    "cosineannealinglr": "cosine",
+    "onecyclelr": "onecycle",
+    "reducelronplateau": "plateau",
+    "linearlr": "linear",
+    "sequentiallr": "sequential",
+    "cosineannealingwarmrestarts": "cosine_restarts",
+    "sgdr": "cosine_restarts",
+    "warmupcosine": "warmup_cosine",
+    "warmupcosinelr": "warmup_cosine",
+}
 
 
 def create_scheduler(name: str | None, optimizer: Optimizer, **kwargs: Any) -> LRScheduler:

@@ -26,11 +26,19 @@ __all__ = ["WarmupCosineLR", "warmup_cosine", "ConstantSchedule"]
 class WarmupCosineLR(LRScheduler):
     """Linear warmup from 0 to each group's base lr over ``warmup_steps``, then cosine to ``min_lr_ratio``."""
 
-    def __init__(self, optimizer: Optimizer, warmup_steps: int, total_steps: int, min_lr_ratio: float = 0.0,
-                 last_epoch: int = -1) -> None:
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        warmup_steps: int,
+        total_steps: int,
+        min_lr_ratio: float = 0.0,
+        last_epoch: int = -1,
+    ) -> None:
         if warmup_steps < 0 or total_steps <= 0 or warmup_steps > total_steps:
-            raise ValueError(f"WarmupCosineLR: need 0 <= warmup_steps <= total_steps and total_steps > 0, "
-                             f"got warmup_steps={warmup_steps}, total_steps={total_steps}")
+            raise ValueError(
+                f"WarmupCosineLR: need 0 <= warmup_steps <= total_steps and total_steps > 0, "
+                f"got warmup_steps={warmup_steps}, total_steps={total_steps}"
+            )
         if not 0.0 <= min_lr_ratio <= 1.0:
             raise ValueError(f"WarmupCosineLR: min_lr_ratio must be in [0, 1], got {min_lr_ratio}")
         self.warmup_steps = int(warmup_steps)
@@ -52,8 +60,9 @@ class WarmupCosineLR(LRScheduler):
         return [base_lr * f for base_lr in self.base_lrs]
 
 
-def warmup_cosine(optimizer: Optimizer, warmup_steps: int, total_steps: int,
-                  min_lr_ratio: float = 0.0) -> WarmupCosineLR:
+def warmup_cosine(
+    optimizer: Optimizer, warmup_steps: int, total_steps: int, min_lr_ratio: float = 0.0
+) -> WarmupCosineLR:
     """Linear warmup then cosine decay, stepped once per batch; see :class:`WarmupCosineLR`."""
     return WarmupCosineLR(optimizer, warmup_steps, total_steps, min_lr_ratio)
 
