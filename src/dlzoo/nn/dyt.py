@@ -7,15 +7,49 @@ arXiv:2503.10622.
 (beta) zeros(C). It is element-wise: no statistics, no reduction. ``channels_last=False`` broadcasts
 gamma/beta as (C, 1, 1, ...) for channels-first tensors (the paper's ConvNeXt variant).
 
+By default ``forward`` runs the fused kernel :func:`dlzoo.kernels.dyt_fused.dyt` (one pass forward, one
+fused backward computing dx, d_alpha, d_gamma, d_beta); under ``dlzoo.reference_mode()`` it runs the equation
+above with autograd. ``elementwise_affine=False`` drops gamma and beta (DiT's adaLN use), ``bias=False``
+drops beta only.
+
+LLM alpha init (paper Tables 11/12): :func:`dyt_alpha_init` gives the attention-block and the other
+(FFN, final norm) DyT initial alpha by model width.
+
 Shapes: ``(*, C)`` when channels_last, ``(N, C, *spatial)`` otherwise; output has the input's shape.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
-__all__ = ["DyT"]
+from ..kernels.dyt_fused import dyt as fused_dyt
+from .mode import use_fused
+
+__all__ = ["DyT", "LLM_ALPHA_INIT", "dyt_alpha_init"]
+
+# paper Table 11/12 (LLaMA): width -> (alpha init for attention-block DyT, for the other DyT layers)
+LLM_ALPHA_INIT: dict[int, tuple[float, float]] = {
+    1024: (1.0, 1.0),
+    2048: (1.0, 0.5),
+    4096: (0.8, 0.2),
+    8192: (0.2, 0.05),
+}
+
+
+def dyt_alpha_init(width: int, attention: bool) -> float:
+    """The paper's LLM alpha init for a model of ``width`` (d_model): attention-block DyT vs the rest.
+
+    Widths between table entries take the entry nearest in log2(width); below 1024 the 1024 entry and
+    above 8192 the 8192 entry (the paper's table covers 1024..8192).
+    """
+    if width <= 0:
+        raise ValueError(f"dyt_alpha_init: width must be positive, got {width}")
+    nearest = min(LLM_ALPHA_INIT, key=lambda w: (abs(math.log2(width) - math.log2(w)), -w))
+    attn, other = LLM_ALPHA_INIT[nearest]
+    return attn if attention else other
 
 
 class DyT(nn.Module):
@@ -56,6 +90,8 @@ class DyT(nn.Module):
             raise ValueError(
                 f"DyT: expected {layout} input with C={self.num_features}, got shape {list(x.shape)}"
             )
+        if use_fused():
+            return fused_dyt(x, self.alpha, self.weight, self.bias, self.channels_last)
         y = torch.tanh(self.alpha * x)
         if self.weight is not None:
             y = y * self._affine_view(self.weight, x)
@@ -66,5 +102,5 @@ class DyT(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, alpha_init={self.alpha_init}, channels_last={self.channels_last}, "
-            f"elementwise_affine={self.elementwise_affine}"
+            f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
         )

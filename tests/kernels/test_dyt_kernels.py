@@ -1,0 +1,183 @@
+"""Fused DyT kernels (dlzoo.kernels) against float64 torch.tanh and the DyT equation.
+
+* the rational tanh: max error < 1e-6 vs float64 tanh (absolute and relative), literals == the table;
+* every backend's forward and fused backward (dx, d_alpha, d_gamma, d_beta) vs autograd of the equation;
+* float64 gradcheck of the custom autograd.Function;
+* ONE torch.compile graph in this file (compiled forward); the compiled backward's math is the same
+  Python function, checked here uncompiled;
+* backend selection / compile fallback; Triton on CUDA (skipped without a GPU).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+from dlzoo.kernels import compile as kcompile
+from dlzoo.kernels import dyt_fused as kdyt
+from dlzoo.kernels.tanh import P_COEFFS, Q_COEFFS, fit_tanh_rational, rational_error, tanh_rational
+
+
+def _equation(x, alpha, weight, bias, channels_last):
+    view = (-1,) if channels_last else (-1, *([1] * (x.dim() - 2)))
+    y = torch.tanh(alpha * x)
+    y = y * weight.reshape(view) if weight is not None else y
+    return y + bias.reshape(view) if bias is not None else y
+
+
+def _inputs(shape, channels_last, dtype=torch.float64, weight=True, bias=True, scale=3.0):
+    c = shape[-1] if channels_last else shape[1]
+    x = (torch.randn(shape, dtype=torch.float64) * scale).to(dtype).requires_grad_()
+    alpha = torch.tensor([0.7], dtype=dtype, requires_grad=True)
+    w = torch.randn(c, dtype=dtype, requires_grad=True) if weight else None
+    b = torch.randn(c, dtype=dtype, requires_grad=True) if bias else None
+    return x, alpha, w, b
+
+
+def test_rational_tanh_error_below_1e6():
+    abs_err, rel_err = rational_error(torch.float32)
+    assert abs_err < 1e-6 and rel_err < 1e-6
+    x = torch.tensor([0.0, -0.0, 1e-30, -1e-30, 40.0, -40.0, float("inf"), -float("inf")])
+    torch.testing.assert_close(tanh_rational(x), torch.tanh(x), atol=0, rtol=1e-6)
+    # the literals inside tanh_rational are the tabulated coefficients
+    u = torch.linspace(0, 81, 101, dtype=torch.float64)
+    p = sum(c * u**i for i, c in enumerate(P_COEFFS))
+    q = sum(c * u**i for i, c in enumerate(Q_COEFFS))
+    torch.testing.assert_close(tanh_rational(u.sqrt()), u.sqrt() * p / q, atol=1e-15, rtol=1e-14)
+
+
+@pytest.mark.slow
+def test_rational_fit_is_reproducible():
+    p, q, max_rel = fit_tanh_rational(5, 4)
+    assert max_rel < 5e-8
+    torch.testing.assert_close(torch.tensor(p), torch.tensor(P_COEFFS), rtol=1e-6, atol=0)
+    torch.testing.assert_close(torch.tensor(q), torch.tensor(Q_COEFFS), rtol=1e-6, atol=0)
+
+
+CASES = [(True, (4, 3, 8)), (True, (8,)), (False, (2, 8, 3, 5)), (False, (3, 8))]
+AFFINE = [(True, True), (True, False), (False, False)]
+
+
+@pytest.mark.parametrize("weight,bias", AFFINE)
+@pytest.mark.parametrize("channels_last,shape", CASES)
+def test_eager_backend_matches_equation_float64(channels_last, shape, weight, bias):
+    x, a, w, b = _inputs(shape, channels_last, weight=weight, bias=bias)
+    params = [t for t in (x, a, w, b) if t is not None]
+    out = kdyt.dyt(x, a, w, b, channels_last, backend="eager")
+    expected = _equation(x, a, w, b, channels_last)
+    torch.testing.assert_close(out, expected, atol=1e-13, rtol=1e-13)
+    g = torch.randn_like(out)
+    for got, ref in zip(torch.autograd.grad(out, params, g), torch.autograd.grad(expected, params, g)):
+        torch.testing.assert_close(got, ref, atol=1e-12, rtol=1e-12)
+
+
+@pytest.mark.parametrize("weight,bias", AFFINE)
+@pytest.mark.parametrize("channels_last,shape", [CASES[0], CASES[2]])
+def test_dyt_function_gradcheck_float64(channels_last, shape, weight, bias):
+    x, a, w, b = _inputs(shape, channels_last, weight=weight, bias=bias, scale=1.0)
+    x3 = kdyt._as_acb(x.detach(), channels_last).requires_grad_()
+    args = [t for t in (x3, a, w, b) if t is not None]
+
+    def f(*tensors):
+        it = iter(tensors)
+        return kdyt.DyTFunction.apply(next(it), next(it), next(it) if weight else None,
+                                      next(it) if bias else None, "eager")
+
+    assert torch.autograd.gradcheck(f, tuple(args))
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 2e-6), (torch.float64, 1e-12)])
+@pytest.mark.parametrize("channels_last,shape", CASES)
+def test_rational_backward_math_matches_autograd(channels_last, shape, dtype, tol):
+    """The function the compiled backend compiles, run eagerly: one pass for dx, d_alpha, d_gamma, d_beta."""
+    x, a, w, b = _inputs(shape, channels_last, dtype=dtype)
+    x3 = kdyt._as_acb(x.detach(), channels_last)
+    dy = torch.randn_like(x3)
+    dx, da, dw, db = kdyt._backward_rational(dy, x3, a.detach(), w.detach(), True)
+    x64, a64, w64, b64 = (t.detach().double().requires_grad_() for t in (x3, a, w, b))
+    y = _equation(x64, a64, w64, b64, False)  # (A, C, B): parameters on dim 1
+    ref = torch.autograd.grad(y, [x64, a64, w64, b64], dy.double())
+    scale = {"atol": tol * 20, "rtol": tol * 20}
+    for got, want in zip((dx, da, dw, db), ref):
+        assert got.dtype == dtype
+        torch.testing.assert_close(got.double(), want, **scale)
+
+
+def test_bfloat16_storage_float32_math():
+    x, a, w, b = _inputs((4, 5, 8), True, dtype=torch.float32)
+    xb = x.detach().bfloat16().requires_grad_()
+    out = kdyt.dyt(xb, a, w, b, True, backend="eager")
+    assert out.dtype == torch.bfloat16
+    expected = _equation(xb.detach().double(), a.double(), w.double(), b.double(), True)
+    torch.testing.assert_close(out.double(), expected, atol=2e-2, rtol=1e-2)  # bf16 output rounding
+    out.float().sum().backward()
+    assert xb.grad.dtype == torch.bfloat16 and a.grad.dtype == torch.float32
+
+
+@pytest.mark.compile
+def test_compiled_forward_matches_float64_equation():
+    """The single torch.compile graph of this test suite: the compiled rational-tanh forward (float32)."""
+    if not kcompile.compile_available():
+        pytest.skip("torch.compile unavailable (no C++ compiler)")
+    x, a, w, b = _inputs((6, 7, 40), True, dtype=torch.float32)
+    with torch.no_grad():
+        out = kdyt.dyt(x, a, w, b, True, backend="compiled")
+    assert not kdyt._forward_compiled.failed
+    expected = _equation(x.detach().double(), a.double(), w.double(), b.double(), True)
+    bound = 1e-6 * (w.abs().max().item() + 1) + 1e-6
+    assert (out.double() - expected).abs().max().item() < bound
+
+
+def test_backend_selection_and_forcing():
+    small = torch.randn(4, 8)
+    assert kdyt.select_backend(small) == "eager"
+    big = torch.empty(kdyt.COMPILE_MIN_NUMEL, 1)
+    assert kdyt.select_backend(big) == ("compiled" if kcompile.compile_available() else "eager")
+    previous = kdyt.set_dyt_backend("eager")
+    try:
+        assert kdyt.select_backend(big) == "eager"
+    finally:
+        kdyt.set_dyt_backend(previous)
+    with pytest.raises(ValueError, match="backend"):
+        kdyt.set_dyt_backend("cuda-magic")
+
+
+def test_lazy_compile_falls_back_to_eager(monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(torch, "compile", boom)
+    monkeypatch.setattr(kcompile, "compile_available", lambda: True)
+    wrapped = kcompile.lazy_compile(lambda t: t * 2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = wrapped(torch.ones(3))
+    assert torch.equal(out, torch.full((3,), 2.0)) and wrapped.failed
+    assert any("falls back" in str(w.message) or "eager" in str(w.message) for w in caught)
+    assert torch.equal(wrapped(torch.ones(2)), torch.full((2,), 2.0))  # stays eager, no second warning
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("channels_last,shape", [(True, (3, 37, 200)), (False, (2, 24, 9, 11)),
+                                                 (True, (5, 64))])
+def test_triton_matches_equation(channels_last, shape, dtype):
+    from dlzoo.kernels.dyt_triton import dyt_triton, triton_available
+
+    if not triton_available():
+        pytest.skip("Triton not installed")
+    x, a, w, b = (t.detach().cuda().to(dtype).requires_grad_() for t in _inputs(shape, channels_last))
+    out = dyt_triton(x, a, w, b, channels_last)
+    ref_in = [t.detach().double().requires_grad_() for t in (x, a, w, b)]
+    expected = _equation(*ref_in, channels_last)
+    tol = {"atol": 1e-5, "rtol": 1e-5} if dtype == torch.float32 else {"atol": 3e-2, "rtol": 2e-2}
+    torch.testing.assert_close(out.double(), expected, **tol)
+    g = torch.randn_like(out)
+    got = torch.autograd.grad(out, [x, a, w, b], g)
+    want = torch.autograd.grad(expected, ref_in, g.double())
+    for gt, wt in zip(got, want):
+        assert gt.dtype == dtype
+        scale = wt.abs().max().item() + 1
+        assert (gt.double() - wt).abs().max().item() < (1e-4 if dtype == torch.float32 else 5e-2) * scale
