@@ -100,3 +100,54 @@ def test_refuses_pickled_objects(tmp_path):
     torch.save({"fc.weight": _Evil()}, path)
     with pytest.raises(ValueError, match="weights_only"):
         load_torchvision_state_dict(dlzoo.create_model("resnet18"), path)
+
+
+# torchvision names and shapes of characteristic tensors (from torchvision's module layout)
+TV_KEYS = {
+    "vgg16": {f"features.{i}.weight": None for i in (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)}
+    | {
+        "features.28.weight": (512, 512, 3, 3),
+        "classifier.0.weight": (4096, 25088),
+        "classifier.6.bias": (1000,),
+    },
+    "vgg16_bn": {
+        "features.1.running_mean": (64,),
+        "features.40.weight": (512, 512, 3, 3),
+        "features.41.num_batches_tracked": (),
+        "classifier.3.weight": (4096, 4096),
+    },
+    "alexnet": {
+        "features.0.weight": (64, 3, 11, 11),
+        "features.10.weight": (256, 256, 3, 3),
+        "classifier.1.weight": (4096, 9216),
+        "classifier.4.weight": (4096, 4096),
+        "classifier.6.weight": (1000, 4096),
+    },
+    "densenet121": {
+        "features.conv0.weight": (64, 3, 7, 7),
+        "features.denseblock1.denselayer1.norm1.weight": (64,),
+        "features.denseblock4.denselayer16.conv2.weight": (32, 128, 3, 3),
+        "features.transition3.conv.weight": (512, 1024, 1, 1),
+        "features.norm5.running_var": (1024,),
+        "classifier.weight": (1000, 1024),
+    },
+    "googlenet": {
+        "conv1.conv.weight": (64, 3, 7, 7),
+        "conv3.bn.running_var": (192,),
+        "inception3a.branch2.1.conv.weight": (128, 96, 3, 3),
+        "inception4e.branch3.1.conv.weight": (128, 32, 3, 3),  # torchvision's 3x3 (Table 1: 5x5)
+        "inception5b.branch4.1.conv.weight": (128, 832, 1, 1),
+        "fc.weight": (1000, 1024),
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(TV_KEYS))
+def test_other_families_use_torchvision_names(name):
+    with torch.device("meta"):
+        state = dlzoo.create_model(name).state_dict()
+    for key, shape in TV_KEYS[name].items():
+        assert key in state, key
+        if shape is not None:
+            assert tuple(state[key].shape) == shape, key
+    assert not any(k.startswith("aux") for k in state)  # GoogLeNet aux heads are off by default
