@@ -134,7 +134,7 @@ _CARD = dict(family="unet3d", paper="3D U-Net: Learning Dense Volumetric Segment
              year=2016, arxiv="1606.06650")
 
 
-@register_model(**_CARD, input_size=(3, 132, 132, 116), reference_params=19_069_955,
+@register_model(**_CARD, input_size=(3, 128, 128, 112), reference_params=19_069_955,
                 source="paper Sec. 2 (3 input channels, 3 labels, BN without affine params)")
 def unet3d(**kwargs: Any) -> UNet3D:
     """The paper's network: depth 4, channels (32,64 / 64,128 / 128,256 / 256,512), 3 -> 3 channels.
