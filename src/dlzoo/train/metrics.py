@@ -92,8 +92,10 @@ def format_duration(seconds: float) -> str:
 class Progress:
     """Per-epoch progress: tqdm on a terminal, plain lines every ``log_every`` steps otherwise."""
 
-    def __init__(self, enabled: bool = True, log_every: int = 50, stream=None) -> None:
+    def __init__(self, enabled: bool = True, log_every: int = 50, stream=None,
+                 mininterval: float = 0.1) -> None:
         self.enabled = enabled
+        self.mininterval = mininterval
         self.log_every = log_every
         self.stream = stream or sys.stdout
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
@@ -106,7 +108,8 @@ class Progress:
             from tqdm.auto import tqdm
 
             self._bar = tqdm(total=total, initial=initial, desc=f"epoch {epoch}/{epochs}", unit="batch",
-                             file=self.stream, leave=False, dynamic_ncols=True)
+                             file=self.stream, leave=False, dynamic_ncols=True,
+                             mininterval=self.mininterval)
 
     def update(self, batch_size: int, loss: float, lr: float) -> None:
         self.count += 1
