@@ -5,6 +5,7 @@ from .attention import Attention, MultiheadAttention, attention_weights, scaled_
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormChannelsLast
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .convert import NormConversionReport, convert_norm
+from .derf import Derf
 from .dyt import DyT
 from .embedding import ConvStem, PatchEmbed
 from .factory import NORMS, create_norm, get_norm_layer
@@ -14,6 +15,7 @@ from .linear import Identity, Linear
 from .grn import GlobalResponseNorm
 from .mode import reference_mode, use_fused
 from .norms import LayerNorm, LayerNorm2d, RMSNorm
+from .norms_extra import BandRMS, LogitNorm, PartialRMSNorm
 from .pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -96,4 +98,8 @@ __all__ = [
     "CBAM",
     "ConvStem",
     "PatchEmbed",
+    "BandRMS",
+    "Derf",
+    "LogitNorm",
+    "PartialRMSNorm",
 ]

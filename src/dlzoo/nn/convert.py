@@ -31,9 +31,11 @@ from torch import nn
 
 from . import batchnorm as bn
 from . import groupnorm as gn
+from .derf import Derf
 from .dyt import DyT
 from .factory import NormSpec, get_norm_layer
 from .norms import LayerNorm, LayerNorm2d, RMSNorm
+from .norms_extra import BandRMS, PartialRMSNorm
 
 __all__ = ["NORM_SOURCES", "NormConversionReport", "Replacement", "convert_norm"]
 
@@ -46,6 +48,9 @@ NORM_SOURCES: dict[str, tuple[type, ...]] = {
     "groupnorm": (nn.GroupNorm, gn.GroupNorm),
     "instancenorm": (nn.modules.instancenorm._InstanceNorm, gn.InstanceNorm2d),
     "dyt": (DyT,),
+    "derf": (Derf,),
+    "prmsnorm": (PartialRMSNorm,),
+    "bandrms": (BandRMS,),
 }
 
 
@@ -116,8 +121,10 @@ def _layout(module: nn.Module) -> tuple[int, bool]:
         return module.num_features, True
     if isinstance(module, (nn.GroupNorm, gn.GroupNorm)):
         return module.num_channels, not isinstance(module, gn.GroupNormChannelsLast)
-    if isinstance(module, DyT):
+    if isinstance(module, (DyT, Derf, BandRMS)):
         return module.num_features, not module.channels_last
+    if isinstance(module, PartialRMSNorm):
+        return module.num_features, False
     raise ValueError(f"{type(module).__name__} has no known channel layout")
 
 

@@ -20,9 +20,11 @@ from torch import nn
 
 from ..registry import Registry
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNormChannelsLast
+from .derf import Derf
 from .dyt import DyT
 from .groupnorm import GroupNorm, GroupNormChannelsLast, InstanceNorm2d, LocalResponseNorm
 from .norms import LayerNorm, LayerNorm2d, RMSNorm
+from .norms_extra import BandRMS, LogitNorm, PartialRMSNorm
 
 __all__ = ["NORMS", "create_norm", "get_norm_layer", "NormSpec"]
 
@@ -64,8 +66,8 @@ def _batchnorm(num_features: int, *, channels_first: bool = False, **kw: Any) ->
 
 @NORMS.register("batchnorm1d", family="norm", paper="Batch Normalization", year=2015, arxiv="1502.03167")
 def _batchnorm1d(num_features: int, *, channels_first: bool = False, **kw: Any) -> nn.Module:
-    """Plain BatchNorm1d on (N, C) / (N, C, L), whatever ``channels_first`` says."""
-    return BatchNorm1d(num_features, **kw)
+    """BatchNorm1d on (N, C) / (N, C, L) when channels_first; channels-last (*, C) as "batchnorm"."""
+    return BatchNorm1d(num_features, **kw) if channels_first else BatchNormChannelsLast(num_features, **kw)
 
 
 def default_num_groups(num_channels: int, max_groups: int = 32) -> int:
@@ -105,6 +107,33 @@ def _lrn(num_features: int, *, channels_first: bool = False, size: int = 5, **kw
         raise ValueError("norm 'lrn' works on channels-first (N, C, *) tensors only; "
                          "pass channels_first=True")
     return LocalResponseNorm(size, **kw)
+
+
+@NORMS.register("prmsnorm", family="norm", paper="Root Mean Square Layer Normalization (partial RMSNorm)",
+                year=2019, arxiv="1910.07467")
+def _prmsnorm(num_features: int, *, channels_first: bool = False, **kw: Any) -> nn.Module:
+    if channels_first:
+        _no_channels_first("prmsnorm")
+    return PartialRMSNorm(num_features, **kw)
+
+
+@NORMS.register("derf", family="norm", paper="Stronger Normalization-Free Transformers", year=2025,
+                arxiv="2512.10938")
+def _derf(num_features: int, *, channels_first: bool = False, **kw: Any) -> nn.Module:
+    return Derf(num_features, channels_last=not channels_first, **kw)
+
+
+@NORMS.register("bandrms", family="norm", paper="BandRMS (dl_techniques), on Root Mean Square Layer "
+                "Normalization", year=2019, arxiv="1910.07467")
+def _bandrms(num_features: int, *, channels_first: bool = False, **kw: Any) -> nn.Module:
+    return BandRMS(num_features, channels_last=not channels_first, **kw)
+
+
+@NORMS.register("logitnorm", family="norm", paper="Mitigating Neural Network Overconfidence with Logit "
+                "Normalization", year=2022, arxiv="2205.09310")
+def _logitnorm(num_features: int, *, channels_first: bool = False, **kw: Any) -> nn.Module:
+    """LogitNorm over the channel dim; ``num_features`` is unused (no parameters)."""
+    return LogitNorm(dim=1 if channels_first else -1, **kw)
 
 
 def create_norm(name: NormSpec, num_features: int, *, channels_first: bool = False, **kw: Any) -> nn.Module:
