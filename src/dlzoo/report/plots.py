@@ -65,6 +65,7 @@ def plot_curves(
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
         if "loss" in key:
             ax.set_yscale("log")
     for ax in list(axes.flat)[n:]:
@@ -83,18 +84,23 @@ def plot_alpha_traces(
 ) -> Path:
     """DyT alpha of every layer over training: one panel per group, one line per layer.
 
-    ``traces[group][layer_name]`` is the per-epoch alpha (mean over seeds); ``init[group]`` draws the
-    initial value as a dashed line.
+    ``traces[group][layer_name]`` is the alpha after each epoch (mean over seeds); ``init[group]`` is
+    drawn as a dashed line and as the value at epoch 0.
     """
     n = max(len(traces), 1)
     fig, axes = plt.subplots(1, n, figsize=(6.0 * n, 4.2), squeeze=False)
     for ax, (group, layers) in zip(axes.flat, traces.items()):
         cmap = plt.get_cmap("viridis")
         names = list(layers)
+        start = init.get(group) if init else None
         for j, name in enumerate(names):
             ys = np.asarray(layers[name], dtype=np.float64)
-            ax.plot(np.arange(1, len(ys) + 1), ys, color=cmap(j / max(len(names) - 1, 1)), lw=1.2,
-                    label=_short(name))
+            xs = np.arange(1, len(ys) + 1)
+            if start is not None:  # epoch 0 = the initial value
+                xs, ys = np.concatenate([[0], xs]), np.concatenate([[start], ys])
+            ax.plot(xs, ys, color=cmap(j / max(len(names) - 1, 1)), lw=1.2,
+                    label=_short(name.removesuffix(".alpha")))
+        ax.xaxis.get_major_locator().set_params(integer=True)
         if init and group in init:
             ax.axhline(init[group], color="k", ls="--", lw=0.8, label=f"init {init[group]:g}")
         ax.set_title(group)
