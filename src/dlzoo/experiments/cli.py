@@ -43,6 +43,10 @@ def _show(name: str) -> int:
     import yaml
 
     exp = get_experiment(name)
+    print(f"# {exp.name}: {exp.description}\n# keys (override with key=value; dicts with a.b=value):")
+    for key, field in exp.config.model_fields.items():
+        if field.description:
+            print(f"#   {key}: {field.description}")
     print(yaml.safe_dump(exp.config().model_dump(mode="json"), sort_keys=False).strip())
     return 0
 
@@ -55,6 +59,10 @@ def main(argv: list[str]) -> int:
     if command == "list":
         return _list()
     if command in ("run", "show"):
+        if any(a in ("-h", "--help") for a in rest):
+            print(USAGE)
+            names = [a for a in rest if not a.startswith("-")]
+            return _show(names[0]) if names else 0
         if not rest or rest[0].startswith("-") or "=" in rest[0]:
             raise UsageError(f"missing experiment name\n{USAGE}")
         if command == "show":
