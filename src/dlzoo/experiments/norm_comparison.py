@@ -29,7 +29,7 @@ from ..errors import UsageError
 from .registry import register_experiment
 from .runner import run_jobs
 
-__all__ = ["NormComparisonConfig", "variants", "trainer_config", "train_job", "run"]
+__all__ = ["NormComparisonConfig", "DEFAULT_RECIPE", "variants", "trainer_config", "train_job", "run"]
 
 
 # The recipe on top of the trainer's defaults (AdamW, wd 0.05, warmup-cosine, grad clip 1). Picked on
@@ -113,16 +113,6 @@ def trainer_config(
         raise UsageError(f"train.*: {err}") from None
 
 
-def _pick(metrics: dict[str, Any], kind: str) -> float:
-    """Test accuracy (as a fraction) or loss from the trainer's test dict, whatever its key spelling."""
-    names = {"acc": ("acc", "accuracy", "test_acc", "top1", "acc1"), "loss": ("loss", "test_loss")}[kind]
-    for n in names:
-        if n in metrics and metrics[n] is not None:
-            v = float(metrics[n])
-            return v / 100.0 if kind == "acc" and v > 1.0 else v
-    raise KeyError(f"trainer test metrics have no {kind} entry (keys: {sorted(metrics)})")
-
-
 def train_job(job: dict[str, Any]) -> dict[str, Any]:
     """Train one (variant, seed); return JSON-able results (+ S-curve samples when ``job['scurve']``)."""
     import torch
@@ -140,7 +130,7 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
                for row in result.history]
     out: dict[str, Any] = {
         "label": job["label"], "seed": job["seed"], "run_dir": str(result.run_dir),
-        "test_acc": _pick(result.test, "acc"), "test_loss": _pick(result.test, "loss"),
+        "test_acc": float(result.test["acc"]), "test_loss": float(result.test["loss"]),  # acc in [0, 1]
         "wall_time": float(result.wall_time), "history": history,
     }
     splits = getattr(result.data, "splits", result.data)
