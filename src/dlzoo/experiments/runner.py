@@ -105,7 +105,9 @@ def run_jobs(
                     if progress:
                         bar.write(f"[run {finished}/{n}] {_describe(jobs[i], results[i])}", file=stream)
                 # epochs: finished runs count fully, running ones by their metrics.jsonl
-                active = sorted(futures[f] for f in pending if f.running())
+                # a future counts as running once queued to a worker; a started run has its directory
+                active = sorted(i for f in pending if f.running()
+                                and Path(jobs[(i := futures[f])]["run_dir"]).exists())[:workers]
                 logged = {i: epochs_logged(jobs[i]["run_dir"]) for i in active}
                 epochs = sum(int(jobs[i]["epochs"]) for i in range(n) if results[i] is not None)
                 epochs += sum(min(ep, int(jobs[i]["epochs"])) for i, (ep, _) in logged.items())
