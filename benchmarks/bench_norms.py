@@ -1,0 +1,14 @@
+"""Thin wrapper: ``python benchmarks/bench_norms.py [options]`` == ``dlzoo bench norms [options]``.
+
+See :mod:`dlzoo.bench.norms` for the candidates, the measurement and the outputs
+(``benchmarks/results/norms.json``, ``norms.md``, ``norms.png``).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from dlzoo.bench.norms import main
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

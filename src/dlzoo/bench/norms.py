@@ -1,0 +1,263 @@
+"""``dlzoo bench norms``: LayerNorm / RMSNorm / DyT forward and forward+backward, timed in one run.
+
+Candidates per shape (same input, float32 on CPU; bf16 rows added on CUDA):
+
+* ``copy``            x.clone(): the memory-traffic floor (read x, write y)
+* ``torch LayerNorm`` / ``torch RMSNorm``: torch.nn modules (the references)
+* ``dlzoo LayerNorm`` / ``dlzoo RMSNorm``: ours (default fused path)
+* ``DyT naive``       weight * tanh(alpha * x) + bias in eager autograd (dlzoo.reference_mode())
+* ``DyT compile``     the naive expression under torch.compile (inductor)
+* ``dlzoo DyT``       nn.DyT's fused kernel (dlzoo.kernels; backend chosen automatically, reported)
+
+Times are medians of interleaved rounds (:func:`dlzoo.bench.timing.time_interleaved`). Reported: microseconds,
+effective GB/s (ideal traffic: forward reads x and writes y = 2 N bytes/elem; forward+backward adds reading
+dy and x and writing dx = 5 N), the ratio to torch LayerNorm and to the copy, both measured in the same
+run. Before timing, the fused DyT output and gradients are checked against the naive one (max abs error
+recorded). Writes ``norms.json``, ``norms.md`` and ``norms.png`` to ``--out``.
+
+    dlzoo bench norms [--quick] [--shapes 64x197x384,8x1024x768] [--rounds N] [--threads N]
+                      [--no-compile] [--out benchmarks/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import UsageError
+from .timing import time_interleaved
+
+__all__ = ["main", "DEFAULT_SHAPES", "GPU_SHAPES"]
+
+DEFAULT_SHAPES = ((1, 65, 768), (1, 4096, 4096), (64, 197, 384), (8, 1024, 768))
+GPU_SHAPES = ((1, 4096, 4096), (8192, 4096))  # bfloat16, CUDA only
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="dlzoo bench norms", description=__doc__.split("\n\n")[0])
+    p.add_argument("--shapes", default=None, help="comma-separated shapes like 64x197x384 (last dim = C)")
+    p.add_argument("--quick", action="store_true", help="few repeats, skips (1,4096,4096) unless asked")
+    p.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 11, quick 3)")
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads for the run")
+    p.add_argument("--no-compile", action="store_true", help="drop the torch.compile candidate")
+    p.add_argument("--out", default="benchmarks/results", help="directory for norms.json / .md / .png")
+    try:
+        args = p.parse_args(argv)
+    except SystemExit as exc:
+        if exc.code == 0:
+            raise
+        raise UsageError("usage: dlzoo bench norms [--quick] [--shapes AxBxC,...] [--rounds N] [--threads N] "
+                         "[--no-compile] [--out DIR]") from None
+    if args.shapes:
+        try:
+            args.shape_list = [tuple(int(d) for d in s.lower().split("x")) for s in args.shapes.split(",")]
+        except ValueError:
+            raise UsageError(f"dlzoo bench norms: bad --shapes {args.shapes!r}; expected e.g. 64x197x384"
+                             ) from None
+    else:
+        args.shape_list = [s for s in DEFAULT_SHAPES if not (args.quick and s == (1, 4096, 4096))]
+    if args.rounds is None:
+        args.rounds = 3 if args.quick else 11
+    return args
+
+
+def _candidates(c: int, device: str, dtype: torch.dtype, use_compile: bool) -> dict[str, nn.Module]:
+    import dlzoo.nn as dnn
+
+    def naive_dyt() -> nn.Module:
+        return dnn.DyT(c, device=device, dtype=dtype)
+
+    mods: dict[str, nn.Module] = {
+        "torch LayerNorm": nn.LayerNorm(c, device=device, dtype=dtype),
+        "torch RMSNorm": nn.RMSNorm(c, device=device, dtype=dtype),
+        "dlzoo LayerNorm": dnn.LayerNorm(c, device=device, dtype=dtype),
+        "dlzoo RMSNorm": dnn.RMSNorm(c, device=device, dtype=dtype),
+        "DyT naive": naive_dyt(),
+        "dlzoo DyT": naive_dyt(),
+    }
+    if use_compile:
+        mods["DyT compile"] = naive_dyt()
+    with torch.no_grad():  # the same non-trivial affine parameters in every DyT
+        gen = torch.Generator().manual_seed(1)
+        w, b = torch.randn(c, generator=gen), torch.randn(c, generator=gen)
+        for name, m in mods.items():
+            if "DyT" in name:
+                m.weight.copy_(w)
+                m.bias.copy_(b)
+    return mods
+
+
+def _runner(name: str, module: nn.Module, x: torch.Tensor, grad: torch.Tensor | None,
+            compiled: dict[str, Callable]) -> Callable[[], object]:
+    import dlzoo
+
+    if name == "DyT compile":
+        fn = compiled.setdefault("dyt", torch.compile(_naive_dyt, dynamic=True))
+        call = lambda: fn(x, module.alpha, module.weight, module.bias)  # noqa: E731
+    elif name == "DyT naive":
+        def call():
+            with dlzoo.reference_mode():
+                return module(x)
+    else:
+        call = lambda: module(x)  # noqa: E731
+    if grad is None:
+        def forward():
+            with torch.no_grad():
+                return call()
+        return forward
+    inputs = [x, *module.parameters()]
+
+    def forward_backward():
+        return torch.autograd.grad(call(), inputs, grad)
+    return forward_backward
+
+
+def _naive_dyt(x: torch.Tensor, alpha: torch.Tensor, weight: torch.Tensor,
+               bias: torch.Tensor) -> torch.Tensor:
+    return weight * torch.tanh(alpha * x) + bias
+
+
+def _check_fused(mods: dict[str, nn.Module], x: torch.Tensor) -> float:
+    """Max abs difference of the fused DyT vs the naive one (output and every gradient)."""
+    import dlzoo
+
+    fused, naive = mods["dlzoo DyT"], mods["DyT naive"]
+    xr = x.detach().requires_grad_()
+    out = fused(xr)
+    with dlzoo.reference_mode():
+        ref = naive(xr)
+    g = torch.randn_like(out)
+    grads = torch.autograd.grad(out, [xr, *fused.parameters()], g)
+    ref_grads = torch.autograd.grad(ref, [xr, *naive.parameters()], g)
+    errs = [(out.float() - ref.float()).abs().max().item()]
+    # parameter gradients are sums over many rows: compare relative to their magnitude
+    errs += [((a.float() - b.float()).abs().max() / (b.float().abs().max() + 1)).item()
+             for a, b in zip(grads, ref_grads)]
+    return max(errs)
+
+
+def run_shape(shape: tuple[int, ...], device: str, dtype: torch.dtype, rounds: int, use_compile: bool,
+              compiled: dict[str, Callable]) -> list[dict[str, Any]]:
+    from ..kernels import select_backend
+
+    torch.manual_seed(0)
+    c = shape[-1]
+    x = torch.randn(shape, device=device, dtype=dtype)
+    numel, itemsize = x.numel(), x.element_size()
+    mods = _candidates(c, device, dtype, use_compile)
+    max_err = _check_fused(mods, x)
+    backend = select_backend(x)
+    inner = 1 if numel >= 4_000_000 else (3 if numel >= 500_000 else 10)
+    rows = []
+    for mode, traffic in (("forward", 2), ("forward+backward", 5)):
+        xg = x.detach().requires_grad_(mode != "forward")
+        grad = torch.randn_like(x) if mode != "forward" else None
+        cands = {"copy": (lambda xx=x: xx.clone())}
+        cands.update({name: _runner(name, m, xg, grad, compiled) for name, m in mods.items()})
+        times = time_interleaved(cands, rounds=rounds, inner=inner, warmup=2, device=device)
+        for name, sec in times.items():
+            bytes_moved = (2 if name == "copy" else traffic) * numel * itemsize
+            rows.append({
+                "shape": list(shape), "dtype": str(dtype).replace("torch.", ""), "device": device,
+                "mode": mode, "candidate": name, "us": sec * 1e6, "gb_per_s": bytes_moved / sec / 1e9,
+                "vs_torch_layernorm": sec / times["torch LayerNorm"], "vs_copy": sec / times["copy"],
+                "dyt_backend": backend if name == "dlzoo DyT" else None,
+                "dyt_max_err": max_err if name == "dlzoo DyT" else None,
+            })
+    return rows
+
+
+def _markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    lines = [
+        "# dlzoo bench norms",
+        "",
+        f"{meta['device_name']}, torch {meta['torch']}, threads {meta['threads']}, rounds {meta['rounds']}, "
+        f"{meta['date']}. Medians of interleaved rounds; ratios are against torch LayerNorm and against "
+        "x.clone() (memory floor) measured in the same run. GB/s counts ideal traffic (fwd 2N, fwd+bwd 5N "
+        "elements). The machine may be shared: absolute times are noisy, same-run ratios less so.",
+        "",
+        "| shape | dtype | mode | candidate | us | GB/s | vs torch LN | vs copy | note |",
+        "|---|---|---|---|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        note = f"backend={r['dyt_backend']}, max err {r['dyt_max_err']:.1e}" if r["dyt_backend"] else ""
+        lines.append(
+            f"| {'x'.join(map(str, r['shape']))} | {r['dtype']} | {r['mode']} | {r['candidate']} | "
+            f"{r['us']:.0f} | {r['gb_per_s']:.1f} | {r['vs_torch_layernorm']:.2f} | {r['vs_copy']:.2f} | "
+            f"{note} |")
+    return "\n".join(lines) + "\n"
+
+
+def _plot(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    modes = ["forward", "forward+backward"]
+    groups = sorted({(tuple(r["shape"]), r["dtype"], r["device"]) for r in rows}, key=str)
+    names = list(dict.fromkeys(r["candidate"] for r in rows))
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4.5), squeeze=False)
+    width = 0.8 / max(1, len(names))
+    for ax, mode in zip(axes[0], modes):
+        for i, name in enumerate(names):
+            vals = []
+            for g in groups:
+                match = [r for r in rows if r["mode"] == mode and r["candidate"] == name
+                         and (tuple(r["shape"]), r["dtype"], r["device"]) == g]
+                vals.append(match[0]["vs_torch_layernorm"] if match else float("nan"))
+            ax.bar([k + i * width for k in range(len(groups))], vals, width, label=name)
+        ax.axhline(1.0, color="k", lw=0.8)
+        ax.set_xticks([k + 0.4 - width / 2 for k in range(len(groups))])
+        ax.set_xticklabels(["x".join(map(str, g[0])) + f"\n{g[1]} {g[2]}" for g in groups], fontsize=8)
+        ax.set_yscale("log")
+        ax.set_ylabel("time / torch LayerNorm (log)")
+        ax.set_title(mode)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str]) -> int:
+    args = _parse(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    use_compile = not args.no_compile
+    if use_compile:
+        from ..kernels.compile import compile_available
+
+        use_compile = compile_available()
+    jobs = [(s, "cpu", torch.float32) for s in args.shape_list]
+    if torch.cuda.is_available():
+        jobs += [(s, "cuda", torch.bfloat16) for s in GPU_SHAPES]
+    compiled: dict[str, Callable] = {}
+    rows: list[dict[str, Any]] = []
+    start = time.time()
+    for shape, device, dtype in jobs:
+        print(f"[bench norms] {shape} {device} {dtype} ...", flush=True)
+        rows += run_shape(shape, device, dtype, args.rounds, use_compile, compiled)
+    meta = {
+        "torch": torch.__version__, "threads": torch.get_num_threads(), "rounds": args.rounds,
+        "device_name": torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor()
+        or platform.machine(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "seconds": round(time.time() - start, 1),
+        "platform": platform.platform(),
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "norms.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    table = _markdown(rows, meta)
+    (out / "norms.md").write_text(table)
+    _plot(rows, out / "norms.png")
+    print(table)
+    print(f"wrote {out / 'norms.json'}, {out / 'norms.md'}, {out / 'norms.png'}")
+    return 0
