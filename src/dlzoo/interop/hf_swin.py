@@ -3,6 +3,8 @@
 HF keeps separate query/key/value projections (``attention.self.{query,key,value}``, or ``q_proj``/``k_proj``/
 ``v_proj`` in newer layouts); dlzoo (like the official code and timm) has one fused ``attn.qkv`` with rows
 [Q; K; V]. HF applies PatchMerging at the end of stage i, dlzoo at the start of stage i + 1.
+HF's ``layer_norm_eps`` applies to the block and final norms only (its patch-embedding and merging norms keep
+1e-5); dlzoo applies it to every norm, which differs only for checkpoints with a non-default eps.
 transformers is never imported: only ``config.json`` and the tensors.
 """
 
