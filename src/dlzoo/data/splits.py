@@ -60,16 +60,25 @@ def make_splits(
     class_names: list[str] | None = None,
     name: str = "",
     normalize: bool = True,
+    test: tuple[Tensor, Tensor] | None = None,
 ) -> DataSplits:
     """Split (N, C, H, W) images stratified by label, resize, and normalise with train statistics.
 
     Mean and std are per channel over the training split only (no test information leaks into
-    preprocessing); ``x_norm = (x - mean[c]) / std[c]``.
+    preprocessing); ``x_norm = (x - mean[c]) / std[c]``. With ``test=(x_test, y_test)`` (an official
+    test set), ``test_fraction`` is ignored and only the validation split is carved out of ``x``.
     """
     if x.dim() != 4:
         raise ValueError(f"make_splits: expected images (N, C, H, W), got shape {tuple(x.shape)}")
+    n = x.shape[0]
+    if test is not None:
+        x = torch.cat([x, test[0]])  # official test images appended after the training pool
+        y = torch.cat([y, test[1]])
+        test_fraction = 0.0
     x = resize_images(x.float(), img_size)
-    train_idx, val_idx, test_idx = stratified_split(y.numpy(), val_fraction, test_fraction, split_seed)
+    train_idx, val_idx, test_idx = stratified_split(y[:n].numpy(), val_fraction, test_fraction, split_seed)
+    if test is not None:
+        test_idx = np.arange(n, x.shape[0], dtype=np.int64)
     tr = torch.from_numpy(train_idx)
     if normalize:
         mean = x[tr].mean(dim=(0, 2, 3))  # (C,)
