@@ -16,7 +16,7 @@ def test_overrides_parse_yaml_values_and_dotted_keys():
     cfg = build_config(NormComparisonConfig, args)
     assert cfg.seeds == [0] and cfg.epochs == 2 and cfg.norms == ["layernorm", "dyt"]
     assert cfg.dyt_alphas == [0.5, 1.0]
-    assert cfg.train == {"optim": {"lr": 0.001}, "data": {"batch_size": 32}}  # default recipe kept
+    assert cfg.train == {"optim": {"lr": 0.001}}
     assert cfg.model_kwargs == {"depth": 2}
     labels = [v["label"] for v in variants(cfg)]
     assert labels == ["layernorm", "dyt(alpha=0.5)", "dyt(alpha=1.0)"]

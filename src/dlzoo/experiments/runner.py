@@ -119,6 +119,8 @@ def run_jobs(
         except BaseException:
             for fut in pending:
                 fut.cancel()
+            for proc in list(getattr(pool, "_processes", {}).values()):  # don't leave runs training
+                proc.terminate()
             raise
         finally:
             bar.close()
