@@ -57,6 +57,8 @@ def train(model: nn.Module, opt: torch.optim.Optimizer, data, closure: bool = Fa
         def loss_fn(x: torch.Tensor = x, y: torch.Tensor = y) -> torch.Tensor:
             opt.zero_grad()
             loss = nn.functional.cross_entropy(model(x), y)
+            if any(g.get("maximize", False) for g in opt.param_groups):
+                loss = -loss  # maximize -CE: a stable trajectory (maximizing CE itself diverges chaotically)
             loss.backward()
             return loss
 

@@ -55,6 +55,8 @@ class ForeachOptimizer(Optimizer):
     """
 
     supports_complex: bool = True
+    #: elements per foreach chunk (see ``step``); ``0`` puts a whole param group in one chunk
+    chunk_numel: int = 1 << 18
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
@@ -79,8 +81,15 @@ class ForeachOptimizer(Optimizer):
                     raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
                 params.append(p)
                 grads.append(p.grad)
-            if params:
-                self._update_group(group, params, grads)
+            # Chunks of ~chunk_numel elements: each chunk runs the whole update rule with foreach ops while
+            # its tensors are still in cache (one op over all 22M parameters of a ViT-S would stream every
+            # intermediate through DRAM). Small tensors are batched many per chunk.
+            start, size = 0, 0
+            for i, p in enumerate(params):
+                size += p.numel()
+                if size >= self.chunk_numel or i == len(params) - 1:
+                    self._update_group(group, params[start : i + 1], grads[start : i + 1])
+                    start, size = i + 1, 0
         return loss
 
     def _update_group(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:

@@ -65,9 +65,19 @@ class SGD(ForeachOptimizer):
         states = [self.state[p] for p in params]
         cplx = [p.is_complex() for p in params]
         params, grads = self._real(params), self._real(grads)
+        bufs = [s.get("momentum_buffer") for s in states] if mu != 0 else []
+        if mu != 0 and not group["nesterov"] and all(b is not None for b in bufs):
+            # b = mu b + (1 - tau)(g + lambda theta), accumulated in place (no temporary for g + lambda theta)
+            bufs = self._real(bufs)
+            damp = 1.0 - group["dampening"]
+            torch._foreach_mul_(bufs, mu)
+            torch._foreach_add_(bufs, grads, alpha=-damp if group["maximize"] else damp)
+            if wd != 0:
+                torch._foreach_add_(bufs, params, alpha=damp * wd)
+            torch._foreach_add_(params, bufs, alpha=-lr)
+            return
         grads = self._l2_grads(grads, params, group["maximize"], wd)
         if mu != 0:
-            bufs = [s.get("momentum_buffer") for s in states]
             if all(b is not None for b in bufs):
                 bufs = self._real(bufs)
                 torch._foreach_mul_(bufs, mu)
