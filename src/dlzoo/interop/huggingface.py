@@ -29,6 +29,7 @@ _CONVERTER_MODULES: tuple[str, ...] = (
     "hf_convnext",
     "hf_swin",
     "hf_resnet",
+    "hf_vit",
 )
 
 

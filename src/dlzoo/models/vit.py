@@ -81,7 +81,7 @@ class Block(nn.Module):
         self.ls1 = LayerScale(dim, init_values) if init_values else Identity()
         self.drop_path1 = DropPath(drop_path) if drop_path > 0.0 else Identity()
         self.norm2 = make_norm(dim)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer=act_layer, drop=proj_drop)
+        self.mlp = Mlp(dim, round(dim * mlp_ratio), act_layer=act_layer, drop=proj_drop)
         self.ls2 = LayerScale(dim, init_values) if init_values else Identity()
         self.drop_path2 = DropPath(drop_path) if drop_path > 0.0 else Identity()
 
