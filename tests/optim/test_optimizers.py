@@ -253,3 +253,15 @@ def test_complex_params_match_torch() -> None:
             opt.step()
         outs.append(p.detach())
     torch.testing.assert_close(outs[0], outs[1], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ["SGD", "AdamW", "NAdam", "Adafactor", "Muon"])
+def test_cuda_matches_torch(name: str) -> None:
+    """Same trajectory as torch.optim on CUDA (float32, 50 steps)."""
+    data = [(x.float().cuda(), y.cuda()) for x, y in batches(50)]
+    trajs = []
+    for which in (0, 1):
+        model = make_model().float().cuda()
+        trajs.append(torch.stack(train(model, _build(name, which, model, 0), data)))
+    torch.testing.assert_close(trajs[0], trajs[1], rtol=1e-4, atol=1e-6)
