@@ -48,9 +48,11 @@ def test_success_prints_progress_and_ends_with_the_run_directory(config, tmp_pat
                                                             for line in lines)
     resolved = load_config(f"{run_dir}/config.yaml")
     assert resolved.seed == 4 and resolved.optim.lr == 3e-3 and resolved.model.name == "mlp_digits"
-    # --resume of a finished run only re-evaluates and re-saves: same last line, exit 0
+    # --resume of a run without checkpoints (every_epochs: 0) starts over; --quiet prints only the run dir
     assert main(["train", "--resume", run_dir, "--quiet"]) == 0
     assert capsys.readouterr().out.strip().splitlines() == [run_dir]
+    assert main(["train", "--resume", run_dir]) == 0
+    assert f"resuming {run_dir} from the start (no checkpoint)" in capsys.readouterr().out
 
 
 def test_progress_uses_tqdm_on_a_terminal():

@@ -113,6 +113,7 @@ class Trainer:
         self.epoch, self.batch, self.step = 0, 0, 0
         self.sums = {"loss": 0.0, "correct": 0.0, "count": 0.0, "time": 0.0}
         self.history: list[dict[str, Any]] = []
+        self.resumed_from: Path | None = None
         if resume:
             self._restore()
         if self.main:
@@ -123,6 +124,10 @@ class Trainer:
         if self.logger is not None and resume:
             self.logger.reset(self.history)
         self.progress = Progress(enabled=progress and self.main, log_every=loop.log_every)
+        if resume:
+            where = f"step {self.step} ({self.resumed_from})" if self.resumed_from else "the start"
+            where += "" if self.resumed_from else " (no checkpoint)"
+            self.progress.message(f"resuming {self.run_dir} from {where}")
 
     # ----------------------------------------------------------------- checkpoints
     def _state(self) -> dict[str, Any]:
@@ -145,6 +150,7 @@ class Trainer:
         if path is None:  # killed before the first checkpoint: the run starts over, identically seeded
             return
         ckpt = load_checkpoint(path)
+        self.resumed_from = path
         ckpt.load_model_state(self.model)
         s = ckpt.state
         self.optimizer.load_state_dict(_retuple(s["optimizer"], self.optimizer.state_dict()))
