@@ -95,7 +95,9 @@ def test_rational_backward_math_matches_autograd(channels_last, shape, dtype, to
     x, a, w, b = _inputs(shape, channels_last, dtype=dtype)
     x3 = kdyt._as_acb(x.detach(), channels_last)
     dy = torch.randn_like(x3)
-    dx, da, dw, db = kdyt._backward_rational(dy, x3, a.detach(), w.detach(), True)
+    blocked = kdyt._blocked  # (A, C, B) -> (R, K, C, B), as the compiled backend calls it
+    dx, da, dw, db = kdyt._backward_rational(blocked(dy), blocked(x3), a.detach(), w.detach(), True)
+    dx = dx.view(x3.shape)
     x64, a64, w64, b64 = (t.detach().double().requires_grad_() for t in (x3, a, w, b))
     y = _equation(x64, a64, w64, b64, False)  # (A, C, B): parameters on dim 1
     ref = torch.autograd.grad(y, [x64, a64, w64, b64], dy.double())

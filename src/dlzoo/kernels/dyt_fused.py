@@ -11,6 +11,11 @@ s = 1 - t^2 and an upstream gradient dy, the backward computes in one pass over 
     d_beta  = sum_{A,B} dy                               (per channel)
     d_alpha = sum_c weight_c * sum_{A,B} dy * x * s      (per-channel partials, then one dot product)
 
+On CPU the compiled backward is one generated kernel: the three per-channel sums accumulate together in
+one loop over (dy, x), blocked K rows at a time (:func:`_blocked`), and dx is written by a second loop of
+the same kernel (inductor does not fuse a column reduction with an element-wise output). The Triton
+backward is a single pass.
+
 The compiled and Triton backends save only x (t is recomputed, cheaper than storing it). Math runs in float32
 for half/bfloat16 inputs, in the input dtype otherwise; the parameter gradients come back in their dtype.
 
@@ -88,17 +93,30 @@ def _forward_rational(x: Tensor, alpha: Tensor, weight: Tensor | None, bias: Ten
 
 def _backward_rational(dy: Tensor, x: Tensor, alpha: Tensor, weight: Tensor | None,
                        has_bias: bool) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+    """Backward on (R, K, C, B) views (see :func:`_blocked`): per-(R, C) partial sums, then over R."""
     ct = _compute_dtype(x.dtype)
     xf, dyf, a = x.to(ct), dy.to(ct), alpha.to(ct)
     t = _tanh(xf * a)
     s = 1 - t * t
     g = dyf * weight.to(ct)[:, None] if weight is not None else dyf
     dx = (g * a * s).to(x.dtype)
-    dalpha_c = (dyf * xf * s).sum(dim=(0, 2))  # (C,) partials
+    dalpha_c = (dyf * xf * s).sum(dim=(1, 3)).sum(0)  # (R, C) partials -> (C,)
     dalpha = (dalpha_c * weight.to(ct)).sum() if weight is not None else dalpha_c.sum()
-    dweight = (dyf * t).sum(dim=(0, 2)) if weight is not None else None
-    dbias = dyf.sum(dim=(0, 2)) if has_bias else None
+    dweight = (dyf * t).sum(dim=(1, 3)).sum(0) if weight is not None else None
+    dbias = dyf.sum(dim=(1, 3)).sum(0) if has_bias else None
     return dx, dalpha.reshape(1), dweight, dbias
+
+
+def _blocked(t: Tensor) -> Tensor:
+    """(A, C, B) -> (R, K, C, B) with R * K = A, K the largest divisor of A up to 256.
+
+    Column sums over A are then taken block by block (K rows at a time, which stay in cache while
+    every channel block is visited) instead of striding over all A rows once per channel block; measured
+    ~1.7-3x faster for the channels-last reductions on CPU.
+    """
+    a_dim = t.shape[0]
+    k = next(d for d in range(min(a_dim, 256), 0, -1) if a_dim % d == 0)
+    return t.view(a_dim // k, k, t.shape[1], t.shape[2])
 
 
 _forward_compiled = lazy_compile(_forward_rational)
@@ -164,7 +182,9 @@ class DyTFunction(torch.autograd.Function):
         x, alpha, weight, sig = ctx.saved_tensors
         dy = dy.contiguous()
         if ctx.backend == "compiled":
-            dx, dalpha, dweight, dbias = _backward_compiled(dy, x, alpha, weight, ctx.has_bias)
+            dx, dalpha, dweight, dbias = _backward_compiled(_blocked(dy), _blocked(x), alpha, weight,
+                                                            ctx.has_bias)
+            dx = dx.view(x.shape)
         else:
             dx, dalpha, dweight, dbias = _backward_eager(dy, x, sig, alpha, weight, ctx.has_bias)
         pdtype = weight.dtype if weight is not None else alpha.dtype
