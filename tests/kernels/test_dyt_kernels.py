@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import pytest
@@ -183,3 +184,36 @@ def test_triton_matches_equation(channels_last, shape, dtype):
         assert gt.dtype == dtype
         scale = wt.abs().max().item() + 1
         assert (gt.double() - wt).abs().max().item() < (1e-4 if dtype == torch.float32 else 5e-2) * scale
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("channels_last,shape", [(True, (3, 37, 200)), (False, (2, 24, 9, 11)),
+                                                 (True, (300, 40))])
+def test_triton_kernels_in_interpreter(channels_last, shape, monkeypatch):
+    """Runs the Triton kernels on CPU tensors through TRITON_INTERPRET=1 (only where Triton is installed)."""
+    import sys
+    import types
+
+    if "triton" in sys.modules and os.environ.get("TRITON_INTERPRET") != "1":
+        pytest.skip("triton already imported in compiled mode here (the gpu tests cover the kernels)")
+    monkeypatch.setenv("TRITON_INTERPRET", "1")  # before triton is imported
+    pytest.importorskip("triton")
+    from dlzoo.kernels import dyt_triton
+
+    props = types.SimpleNamespace(multi_processor_count=4)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda d: props)
+    dyt_triton._kernels.cache_clear()
+    try:
+        for dtype, tol in ((torch.float32, 2e-5), (torch.bfloat16, 2e-2)):
+            x, a, w, b = (t.detach().to(dtype).requires_grad_() for t in _inputs(shape, channels_last))
+            out = dyt_triton.DyTTritonFunction.apply(x, a, w, b, channels_last)
+            ref_in = [t.detach().double().requires_grad_() for t in (x, a, w, b)]
+            expected = _equation(*ref_in, channels_last)
+            g = torch.randn_like(out)
+            got = [out, *torch.autograd.grad(out, [x, a, w, b], g)]
+            want = [expected, *torch.autograd.grad(expected, ref_in, g.double())]
+            for gt, wt in zip(got, want):
+                assert gt.dtype == dtype
+                assert (gt.double() - wt).abs().max().item() <= tol * (wt.abs().max().item() + 1)
+    finally:
+        dyt_triton._kernels.cache_clear()

@@ -73,7 +73,7 @@ def _kernels():
         row0 = pid_r * rows_per_prog
         for r in range(0, rows_per_prog):
             row = row0 + r
-            m = cmask & (row < M)
+            m = cmask & ((cols * 0 + row) < M)  # vector mask (a scalar bool & vector trips the interpreter)
             offs = row.to(tl.int64) * C + cols
             x = tl.load(X + offs, mask=m, other=0.0).to(tl.float32)
             dy = tl.load(DY + offs, mask=m, other=0.0).to(tl.float32)
