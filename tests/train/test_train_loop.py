@@ -140,3 +140,15 @@ def test_bad_component_names_are_usage_errors(tmp_path):
         with pytest.raises(UsageError, match=pattern):
             train(_cfg(tmp_path, override, "data.test_fraction=0.5" if "val_" in override else "seed=0"),
                   run_dir=tmp_path / "bad", progress=False)
+
+
+def test_step_checkpoint_on_an_epoch_boundary_is_written_once_with_the_finished_epoch(tmp_path):
+    cfg = _cfg(tmp_path, "train.epochs=2", "checkpoint.every_steps=10", "checkpoint.every_epochs=0",
+               "checkpoint.keep_last=10")
+    train(cfg, run_dir=tmp_path / "r", progress=False)
+    found = list_checkpoints(tmp_path / "r" / "checkpoints")
+    assert [p.name for p in found] == [f"step_{s:08d}" for s in (10, 20, 30, 40)]
+    states = {int(p.name[5:]): load_checkpoint(p).state for p in found}
+    assert (states[10]["epoch"], states[10]["batch"]) == (0, 10)  # mid-epoch: position inside epoch 0
+    assert (states[20]["epoch"], states[20]["batch"]) == (1, 0)  # boundary: epoch 0 finished and logged
+    assert len(states[20]["history"]) == 1 and len(states[10]["history"]) == 0

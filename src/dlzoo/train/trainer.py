@@ -1,7 +1,7 @@
 """The training loop: ``train(cfg) -> TrainResult``, resumable bit for bit on CPU.
 
-One run writes ``runs/<name>/<timestamp>/`` (see ``docs`` in ARCHITECTURE.md): ``config.yaml``, metrics
-(jsonl, csv, TensorBoard), ``checkpoints/``, ``results.json`` and the final model (``config.json`` +
+One run writes ``runs/<name>/<timestamp>/`` (layout in ARCHITECTURE.md, "Runs on disk"): ``config.yaml``,
+metrics (jsonl, csv, TensorBoard), ``checkpoints/``, ``results.json`` and the final model (``config.json`` +
 ``model.safetensors``, loadable with ``dlzoo.from_pretrained``).
 
 Reproducibility: the model is built right after seeding torch/numpy/python; the data order of epoch
@@ -195,6 +195,7 @@ class Trainer:
         self.model.train()
         self.progress.start_epoch(self.epoch + 1, loop.epochs, len(loader), initial=self.batch)
         t0 = time.perf_counter()
+        step_save = False
         for x, y in loader.iter_epoch(self.epoch, start_batch=self.batch):
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             loss, correct = self._train_step(x, y)
@@ -204,14 +205,16 @@ class Trainer:
             self.sums["correct"] += correct
             self.sums["count"] += y.shape[0]
             self.progress.update(y.shape[0], loss, self.optimizer.param_groups[0]["lr"])
-            if ckpt.every_steps and self.step % ckpt.every_steps == 0:
+            epoch_done = self.batch >= len(loader) or self.step >= self.total_steps
+            step_save = bool(ckpt.every_steps) and self.step % ckpt.every_steps == 0
+            if step_save and not epoch_done:
                 self.sums["time"] += time.perf_counter() - t0
                 t0 = time.perf_counter()
                 self._save()
-            if self.step >= self.total_steps:
+            if epoch_done:
                 break
         self.sums["time"] += time.perf_counter() - t0
-        self._end_epoch()
+        self._end_epoch(force_save=step_save)
 
     def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
         with self.autocast():
@@ -244,7 +247,9 @@ class Trainer:
         raise TrainingDiverged(f"training diverged at epoch {self.epoch + 1}, step {self.step + 1}: {what}; "
                                f"stopped ({kept}). Try a lower optim.lr or train.grad_clip.")
 
-    def _end_epoch(self) -> None:
+    def _end_epoch(self, force_save: bool = False) -> None:
+        """Evaluate, log one record, then checkpoint (epoch schedule, last epoch, or a step save that fell
+        on the epoch's last batch and is written here, once, with the finished epoch's state)."""
         loss_sum, correct, count = D.all_reduce_sum(
             [self.sums["loss"], self.sums["correct"], self.sums["count"]], self.dist, self.device)
         record: dict[str, Any] = {
@@ -268,7 +273,8 @@ class Trainer:
         self.batch = 0
         self.sums = {"loss": 0.0, "correct": 0.0, "count": 0.0, "time": 0.0}
         every = self.cfg.checkpoint.every_epochs
-        if (every and self.epoch % every == 0) or (last and (every or self.cfg.checkpoint.every_steps)):
+        on_schedule = bool(every) and self.epoch % every == 0
+        if force_save or on_schedule or (last and (every or self.cfg.checkpoint.every_steps)):
             self._save()
 
     @torch.no_grad()
