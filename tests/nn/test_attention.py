@@ -132,6 +132,24 @@ def test_multihead_attention_matches_torch(dtype, kw):
             torch.testing.assert_close(a, b, atol=_tol(dtype) * 10, rtol=_tol(dtype) * 10)
 
 
+@pytest.mark.parametrize("batch_first,bias", [(False, True), (True, True), (True, False)])
+def test_multihead_self_attention_fast_path_matches_torch(batch_first, bias):
+    ref = torch.nn.MultiheadAttention(8, 2, bias=bias, batch_first=batch_first, dtype=torch.float64)
+    ours = MultiheadAttention(8, 2, bias=bias, batch_first=batch_first, dtype=torch.float64)
+    _transplant(ref, ours)
+    x = torch.randn(3, 5, 8, dtype=torch.float64, requires_grad=True)  # the same tensor as q, k and v
+    g = torch.randn(3, 5, 8, dtype=torch.float64)
+    for need in (True, False):
+        expected, ew = ref(x, x, x, need_weights=need)
+        out, w = ours(x, x, x, need_weights=need)
+        torch.testing.assert_close(out, expected)
+        if need:
+            torch.testing.assert_close(w, ew)
+        for a, b in zip(torch.autograd.grad(out, [x, *ours.parameters()], g),
+                        torch.autograd.grad(expected, [x, *ref.parameters()], g), strict=True):
+            torch.testing.assert_close(a, b)
+
+
 def test_multihead_attention_unbatched_causal_and_errors():
     ref = torch.nn.MultiheadAttention(8, 4)
     ours = MultiheadAttention(8, 4)

@@ -243,6 +243,7 @@ class MultiheadAttention(nn.Module):
         is_causal: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
         batched = self._check(query, key, value)
+        is_self_attention = query is key and key is value  # checked before the views below
         if not batched:  # (L, E) -> (L, 1, E) in the (L, N, E) layout
             query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
             if key_padding_mask is not None:
@@ -269,9 +270,13 @@ class MultiheadAttention(nn.Module):
         # input projections Q W^Q + b_q, K W^K + b_k, V W^V + b_v
         w_q, w_k, w_v = self._projection_weights()
         b_q, b_k, b_v = self.in_proj_bias.chunk(3) if self.in_proj_bias is not None else (None, None, None)
-        q = F.linear(query, w_q, b_q) if use_fused() else query @ w_q.t() + (0 if b_q is None else b_q)
-        k = F.linear(key, w_k, b_k) if use_fused() else key @ w_k.t() + (0 if b_k is None else b_k)
-        v = F.linear(value, w_v, b_v) if use_fused() else value @ w_v.t() + (0 if b_v is None else b_v)
+        if use_fused() and self._qkv_same_embed_dim and is_self_attention:
+            # self-attention: one (L, N, E) x (E, 3E) product, as torch does, then split
+            q, k, v = F.linear(query, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)
+        else:
+            q = F.linear(query, w_q, b_q) if use_fused() else query @ w_q.t() + (0 if b_q is None else b_q)
+            k = F.linear(key, w_k, b_k) if use_fused() else key @ w_k.t() + (0 if b_k is None else b_k)
+            v = F.linear(value, w_v, b_v) if use_fused() else value @ w_v.t() + (0 if b_v is None else b_v)
 
         if self.bias_k is not None:  # one learned extra key/value position: S -> S + 1
             k = torch.cat([k, self.bias_k.expand(1, N, E)], dim=0)
