@@ -101,9 +101,11 @@ def test_nan_guard_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint
     assert main(["train", str(tmp_path / "c.yaml"), "--quiet", f"output_dir={tmp_path / 'cli'}"]) == 1
 
 
-def test_resume_mid_epoch_in_process_is_bitwise_identical(tmp_path):
+@pytest.mark.parametrize("augment", [(), ("data.augment.mixup_alpha=0.2", "data.augment.cutmix_alpha=1.0",
+                                         "data.augment.hflip=0.5", "data.augment.crop_padding=1")])
+def test_resume_mid_epoch_in_process_is_bitwise_identical(tmp_path, augment):
     args = ("train.epochs=2", "model.kwargs.drop_rate=0.1", "checkpoint.every_steps=7",
-            "checkpoint.keep_last=10")
+            "checkpoint.keep_last=10", *augment)
     full = train(_cfg(tmp_path, *args), run_dir=tmp_path / "full", progress=False)
     # pretend the run was killed just after step 28 (mid-epoch 2): keep only the checkpoints up to it
     part = tmp_path / "part"

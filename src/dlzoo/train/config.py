@@ -24,6 +24,7 @@ __all__ = [
     "TrainConfig",
     "ModelConfig",
     "DataConfig",
+    "AugmentConfig",
     "OptimConfig",
     "ScheduleConfig",
     "LossConfig",
@@ -48,6 +49,17 @@ class ModelConfig(_Section):
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
 
+class AugmentConfig(_Section):
+    """Training-batch augmentation (``dlzoo.data.augment.BatchAugment``); all off by default."""
+
+    mixup_alpha: float = Field(0.0, ge=0.0)
+    cutmix_alpha: float = Field(0.0, ge=0.0)
+    prob: float = Field(1.0, ge=0.0, le=1.0)
+    switch_prob: float = Field(0.5, ge=0.0, le=1.0)
+    hflip: float = Field(0.0, ge=0.0, le=1.0)
+    crop_padding: int = Field(0, ge=0)
+
+
 class DataConfig(_Section):
     """A registered dataset (``dlzoo.data.DATASETS``) and how to split and batch it.
 
@@ -64,6 +76,7 @@ class DataConfig(_Section):
     img_size: int | None = Field(None, ge=1)
     root: str | None = None
     drop_last: bool = False
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
 

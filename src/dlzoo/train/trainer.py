@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..data.augment import BatchAugment
 from ..hub import atomic_write_bytes, save_pretrained
 from ..optim.clip import clip_grad_norm_
 from . import distributed as D
@@ -102,7 +103,14 @@ class Trainer:
             self.total_steps = min(self.total_steps, loop.max_steps)
         self.optimizer = build_optimizer(cfg.optim, self.model)
         self.scheduler = build_scheduler(cfg.schedule, self.optimizer, self.steps_per_epoch, self.total_steps)
-        self.loss_fn = build_loss(cfg.loss).to(self.device)
+        aug = cfg.data.augment
+        self.augment = BatchAugment(self.data.splits.num_classes, mixup_alpha=aug.mixup_alpha,
+                                    cutmix_alpha=aug.cutmix_alpha, prob=aug.prob, switch_prob=aug.switch_prob,
+                                    label_smoothing=cfg.loss.label_smoothing, hflip=aug.hflip,
+                                    crop_padding=aug.crop_padding)
+        # with Mixup/CutMix the smoothing goes into the soft targets, not the loss (no double smoothing)
+        loss_cfg = cfg.loss.model_copy(update={"label_smoothing": 0.0}) if self.augment.mixes else cfg.loss
+        self.loss_fn = build_loss(loss_cfg).to(self.device)
         self.eval_loss_fn = build_loss(LossConfig()).to(self.device)
         self.scaler = torch.amp.GradScaler("cuda") if loop.amp == "fp16" else None
 
@@ -217,9 +225,10 @@ class Trainer:
         self._end_epoch(force_save=step_save)
 
     def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
+        inputs, target = self.augment(x, y)  # identity unless data.augment is set
         with self.autocast():
-            logits = self.forward_model(x)
-            loss = self.loss_fn(logits, y)
+            logits = self.forward_model(inputs)
+            loss = self.loss_fn(logits, target)
         value = loss.item()
         if not math.isfinite(value):
             self._diverged(f"loss is {value}")
