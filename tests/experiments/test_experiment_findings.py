@@ -74,3 +74,21 @@ def test_scurve_shape_sentence_follows_compression():
     assert "strongest squashing is in blocks.3.norm2 (0.30x, 12.0% squashed)" in text
     linear = {"layernorm": {"blocks.0.norm1": {"compression": 0.97, "squashed_fraction": 0.0}}}
     assert "close to linear" in findings(summary, scurves=linear)[-1]
+
+
+def test_every_variant_gap_and_alpha_init_comparison():
+    summary = summarize(_runs({"layernorm": [0.96, 0.97, 0.95], "rmsnorm": [0.955, 0.965, 0.96],
+                               "dyt(alpha=0.5)": [0.70, 0.75, 0.80], "dyt(alpha=1.0)": [0.94, 0.955, 0.95]}))
+    text = findings(summary, alpha_inits={"dyt(alpha=0.5)": 0.5, "dyt(alpha=1.0)": 1.0})[0]
+    # best layernorm 96.00 +- 1.00; dyt(alpha=1.0) 94.83 -> gap 1.17 > max std 1.00 -> beyond
+    assert "dyt(alpha=1.0) 94.83% (1.17 points lower, beyond the seed spread)" in text
+    # dyt(alpha=0.5) 75.00 +- 5.00 -> gap 21.00 > 5.00
+    assert "dyt(alpha=0.5) 75.00% (21.00 points lower, beyond the seed spread)" in text
+    assert ("Among the DyT variants, alpha init 1 did best (94.83%), 19.83 points above alpha init 0.5."
+            in text)
+
+
+def test_flat_alpha_depth_profile_reports_no_trend():
+    traces = {"dyt": {f"blocks.{i}.alpha": [0.5, 0.6 + 0.001 * (i % 2)] for i in range(4)}}
+    text = findings(summarize(_runs({"dyt": [0.9]})), alphas=traces, alpha_inits={"dyt": 0.5})[1]
+    assert "there is no depth trend" in text

@@ -116,10 +116,15 @@ def _ranking(summary: Mapping[str, VariantSummary], dataset: str) -> list[str]:
         else:
             text.append(f"{head}, which is within the seed spread (largest std {_pts(spread)}): "
                         "the two are indistinguishable at this number of seeds.")
-    worst = ranked[-1]
     if len(ranked) > 2:
-        text.append(f"The lowest was {worst.label} at {_pct(worst.acc_mean)}, "
-                    f"{_pts(best.acc_mean - worst.acc_mean)} below {best.label}.")
+        parts = []
+        for s in ranked[2:]:
+            gap = best.acc_mean - s.acc_mean
+            spread = max((v for v in (best.acc_std, s.acc_std) if not math.isnan(v)), default=math.nan)
+            verdict = ("no spread estimate" if math.isnan(spread)
+                       else "beyond the seed spread" if gap > spread else "within the spread")
+            parts.append(f"{s.label} {_pct(s.acc_mean)} ({_pts(gap)} lower, {verdict})")
+        text.append("Further down: " + "; ".join(parts) + ".")
     by_loss = min(summary.values(), key=lambda s: s.loss_mean)
     if by_loss.label != best.label:
         text.append(f"By test loss the order differs: {by_loss.label} has the lowest mean loss "
@@ -151,10 +156,23 @@ def _alphas(traces: Mapping[str, Mapping[str, Sequence[float]]], inits: Mapping[
         if len(values) >= 4:
             half = len(values) // 2
             early, late = statistics.fmean(values[:half]), statistics.fmean(values[half:])
-            trend = "larger" if late > early else "smaller"
-            s += f", and deeper layers ended {trend} (mean {late:.3f} vs {early:.3f} in the first half)"
+            if abs(late - early) < 0.01 * abs(mean):
+                s += f"; there is no depth trend (first half {early:.3f}, second half {late:.3f})"
+            else:
+                trend = "larger" if late > early else "smaller"
+                s += f", and deeper layers ended {trend} (mean {late:.3f} vs {early:.3f} in the first half)"
         text.append(s + ".")
     return text
+
+
+def _alpha_inits(summary: Mapping[str, VariantSummary], inits: Mapping[str, float]) -> list[str]:
+    """Compare DyT variants that differ only in alpha init."""
+    dyt = sorted((s for s in summary.values() if s.label in inits), key=lambda s: s.acc_mean, reverse=True)
+    if len(dyt) < 2:
+        return []
+    best, worst = dyt[0], dyt[-1]
+    return [f"Among the DyT variants, alpha init {inits[best.label]:g} did best ({_pct(best.acc_mean)}), "
+            f"{_pts(best.acc_mean - worst.acc_mean)} above alpha init {inits[worst.label]:g}."]
 
 
 def _scurves(stats: Mapping[str, Mapping[str, Mapping[str, float]]]) -> list[str]:
@@ -190,7 +208,7 @@ def findings(
     """Paragraphs of findings: ranking and significance, alpha trends, S-curve shape."""
     if not summary:
         return ["No runs finished, so there is nothing to compare."]
-    paragraphs = [" ".join(_ranking(summary, dataset))]
+    paragraphs = [" ".join(_ranking(summary, dataset) + _alpha_inits(summary, alpha_inits or {}))]
     alpha_text = _alphas(alphas or {}, alpha_inits or {})
     if alpha_text:
         paragraphs.append(" ".join(alpha_text))
