@@ -114,6 +114,9 @@ def test_between_norms_copy_affine_and_filters():
     assert isinstance(model["bn3"], GroupNorm) and model["bn3"].num_groups == 2
     report = convert_norm(model, "layernorm", source=nn.GroupNorm)
     assert isinstance(model["gn"], LayerNorm2d)
+    inorm = nn.Sequential(nn.InstanceNorm2d(6, affine=True))
+    report = convert_norm(inorm, "groupnorm", source="instancenorm", num_groups=6)
+    assert isinstance(inorm[0], GroupNorm) and report.replaced[0].channels_first
 
 
 def test_root_norm_and_errors():

@@ -117,7 +117,8 @@ def _layout(module: nn.Module) -> tuple[int, bool]:
         return shape[0], isinstance(module, LayerNorm2d)
     if isinstance(module, bn.BatchNormChannelsLast):
         return module.num_features, False
-    if isinstance(module, (nn.modules.batchnorm._BatchNorm, bn._BatchNorm)):  # incl. instance norms
+    if isinstance(module, (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm,
+                           bn._BatchNorm)):  # dlzoo's InstanceNorm2d is a bn._BatchNorm
         return module.num_features, True
     if isinstance(module, (nn.GroupNorm, gn.GroupNorm)):
         return module.num_channels, not isinstance(module, gn.GroupNormChannelsLast)
