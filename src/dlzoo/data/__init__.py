@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import cifar, digits, mnist, synthetic  # noqa: F401  (register the builders)
+from . import cifar, digits, folder, mnist, synthetic  # noqa: F401  (register the builders)
 from .base import DATASETS, BatchLoader, DataSplits, TensorDataset, epoch_seed, register_dataset
 from .splits import make_splits, resize_images, stratified_split
 
