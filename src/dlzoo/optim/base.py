@@ -54,9 +54,8 @@ class ForeachOptimizer(Optimizer):
     rejected; complex parameters are updated through their real view, like torch does.
     """
 
-    supports_complex: bool = True
     #: elements per foreach chunk (see ``step``); ``0`` puts a whole param group in one chunk
-    chunk_numel: int = 1 << 18
+    chunk_numel: int = 1 << 17
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
@@ -84,10 +83,11 @@ class ForeachOptimizer(Optimizer):
             # Chunks of ~chunk_numel elements: each chunk runs the whole update rule with foreach ops while
             # its tensors are still in cache (one op over all 22M parameters of a ViT-S would stream every
             # intermediate through DRAM). Small tensors are batched many per chunk.
+            budget = self.chunk_numel if self.chunk_numel > 0 else float("inf")
             start, size = 0, 0
             for i, p in enumerate(params):
                 size += p.numel()
-                if size >= self.chunk_numel or i == len(params) - 1:
+                if size >= budget or i == len(params) - 1:
                     self._update_group(group, params[start : i + 1], grads[start : i + 1])
                     start, size = i + 1, 0
         return loss
@@ -104,6 +104,8 @@ class ForeachOptimizer(Optimizer):
             state = self.state[p]
             if len(state) == 0:
                 state.update(init(p))
+            elif not isinstance(state.get("step", _NO_STEP), Tensor):  # loaded from an old/plain checkpoint
+                state["step"] = torch.tensor(float(state["step"]), dtype=scalar_dtype())
             out.append(state)
         return out
 
@@ -149,6 +151,9 @@ class ForeachOptimizer(Optimizer):
     def _real(tensors: list[Tensor]) -> list[Tensor]:
         """View complex tensors as real (..., 2) so element-wise rules apply to both parts."""
         return [torch.view_as_real(t) if t.is_complex() else t for t in tensors]
+
+
+_NO_STEP = torch.empty(0)
 
 
 def _mixed(steps: list[Tensor]) -> bool:
