@@ -13,6 +13,7 @@ a run killed at any point and resumed from its last checkpoint replays exactly t
 from __future__ import annotations
 
 import math
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -86,6 +87,10 @@ class Trainer:
         self.cfg = cfg
         loop = cfg.train
         self.device = select_device(loop.device)
+        if loop.deterministic and self.device.type == "cuda":
+            # deterministic cuBLAS needs a fixed workspace, set before its first handle is created
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.backends.cudnn.benchmark = False
         self.dist = D.init_from_env(self.device.type)
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
@@ -323,7 +328,9 @@ def _retuple(loaded: Any, reference: Any) -> Any:
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
     import json
 
-    atomic_write_bytes(path, (json.dumps(payload, indent=2) + "\n").encode())
+    clean = {k: ({n: (x if math.isfinite(x) else None) for n, x in v.items()} if isinstance(v, dict) else v)
+             for k, v in payload.items()}
+    atomic_write_bytes(path, (json.dumps(clean, indent=2, allow_nan=False) + "\n").encode())
 
 
 def train(cfg: TrainConfig | dict | str | Path | None, run_dir: str | Path | None = None,
