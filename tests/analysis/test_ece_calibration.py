@@ -51,3 +51,18 @@ def test_shape_errors():
         expected_calibration_error(torch.rand(4), torch.zeros(4, dtype=torch.long))
     with pytest.raises(ValueError, match=r"expected labels of shape \(4,\), got \[3\]"):
         expected_calibration_error(torch.rand(4, 2), torch.zeros(3, dtype=torch.long))
+
+
+def test_reliability_bins_match_sklearn_calibration_curve():
+    from sklearn.calibration import calibration_curve
+
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(500, 5, generator=gen, dtype=torch.float64) * 2
+    labels = torch.randint(0, 5, (500,), generator=gen)
+    bins = reliability_bins(logits, labels, n_bins=10, from_logits=True)
+    conf, pred = logits.softmax(-1).max(-1)
+    correct = (pred == labels).numpy().astype(int)
+    prob_true, prob_pred = calibration_curve(correct, conf.numpy(), n_bins=10, strategy="uniform")
+    nonempty = bins.count > 0
+    torch.testing.assert_close(bins.accuracy[nonempty], torch.from_numpy(prob_true))
+    torch.testing.assert_close(bins.confidence[nonempty], torch.from_numpy(prob_pred))
