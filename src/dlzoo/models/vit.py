@@ -231,8 +231,9 @@ _VIT = dict(family="vit", paper="An Image is Worth 16x16 Words: Transformers for
 _VITC = dict(family="vit", paper="Early Convolutions Help Transformers See Better", year=2021,
              arxiv="2106.14881", input_size=(3, 224, 224))
 _TIMM = "timm vit_*_patch16_224.augreg_in21k_ft_in1k model cards / torchvision vit_b_16 docs"
-_VITC_SRC = ("Xiao et al. 2021, Table 1 ({}M, rounded); exact count worked out by hand from the paper's "
-             "stem (BN convs without bias, 1x1 conv with bias), {} blocks, class token, 1000 classes")
+_VITC_SRC = ("Xiao et al. 2021 report {}M (rounded to 0.1M); exact count worked out by hand from the "
+             "paper's design (BN convs without bias, 1x1 conv with bias), {} blocks, class token, "
+             "1000 classes")
 
 
 @register_model(family="vit", paper=_VIT["paper"], year=2021, arxiv="2010.11929", input_size=(1, 8, 8),
