@@ -203,7 +203,7 @@ def _plot(rows: list[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     modes = ["forward", "forward+backward"]
-    groups = sorted({(tuple(r["shape"]), r["dtype"], r["device"]) for r in rows}, key=str)
+    groups = list(dict.fromkeys((tuple(r["shape"]), r["dtype"], r["device"]) for r in rows))  # run order
     names = list(dict.fromkeys(r["candidate"] for r in rows))
     fig, axes = plt.subplots(1, 2, figsize=(14, 4.5), squeeze=False)
     width = 0.8 / max(1, len(names))
