@@ -180,3 +180,12 @@ def test_vit_tiny_digits_learns_digits():
     with torch.no_grad():
         acc = (model(sp.test.x).argmax(-1) == sp.test.y).float().mean().item()
     assert acc > 0.8, acc  # chance is 0.1
+
+
+def test_layer_scale_scales_residual_branches():
+    block = Block(16, 4, init_values=1e-5, norm_layer=_norm_maker("layernorm", None)).double().eval()
+    torch.testing.assert_close(block.ls1.gamma, torch.full((16,), 1e-5, dtype=torch.float64))
+    x = torch.randn(2, 5, 16, dtype=torch.float64)
+    g = block.ls1.gamma
+    h = x + g * block.attn(block.norm1(x))
+    torch.testing.assert_close(block(x), h + g * block.mlp(block.norm2(h)))

@@ -208,3 +208,19 @@ def test_vit_attention_matches_torch_mha(dtype, qkv_bias):
         "proj.weight", "proj.bias"]
     with pytest.raises(ValueError, match=r"Attention: expected input \(B, N, 12\)"):
         ours(torch.randn(2, 5, 8, dtype=dtype))
+
+
+def test_vit_attention_qk_norm_is_layernorm_on_heads():
+    ours = Attention(8, 2, qk_norm=True).double()
+    with torch.no_grad():
+        for p in ours.parameters():
+            p.copy_(torch.randn_like(p) * 0.5)
+    x = torch.randn(2, 3, 8, dtype=torch.float64)
+    q, k, v = F.linear(x, ours.qkv.weight, ours.qkv.bias).reshape(2, 3, 3, 2, 4).permute(2, 0, 3, 1, 4)
+    q = F.layer_norm(q, (4,), ours.q_norm.weight, ours.q_norm.bias, ours.q_norm.eps)
+    k = F.layer_norm(k, (4,), ours.k_norm.weight, ours.k_norm.bias, ours.k_norm.eps)
+    y = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(2, 3, 8)
+    expected = F.linear(y, ours.proj.weight, ours.proj.bias)
+    for reference in (False, True):
+        with dlzoo.reference_mode(reference):
+            torch.testing.assert_close(ours(x), expected)
