@@ -121,3 +121,21 @@ def test_batchnorm_errors_and_legacy_state_dict():
     missing = bn.load_state_dict(sd, strict=False).missing_keys
     ref_missing = torch.nn.BatchNorm2d(4).load_state_dict(sd, strict=False).missing_keys
     assert missing == ref_missing
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "reference"])
+def test_batchnorm2d_cuda_matches_torch(fused):
+    ref = torch.nn.BatchNorm2d(5, momentum=None).cuda()
+    ours = BatchNorm2d(5, momentum=None).cuda()
+    ours.load_state_dict(ref.state_dict())
+    with dlzoo.reference_mode(not fused):
+        for _ in range(3):
+            x = torch.randn(4, 5, 6, 7, device="cuda", requires_grad=True)
+            out, expected = ours(x), ref(x)
+            torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+            g = torch.randn_like(out)
+            grad, ref_grad = torch.autograd.grad(out, x, g)[0], torch.autograd.grad(expected, x, g)[0]
+            torch.testing.assert_close(grad, ref_grad, atol=1e-5, rtol=1e-5)
+    for a, b in zip(ours.state_dict().values(), ref.state_dict().values()):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)

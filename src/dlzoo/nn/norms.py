@@ -7,6 +7,11 @@
   statistics over C of an (N, C, H, W) tensor.
 * RMSNorm — Zhang, Sennrich, "Root Mean Square Layer Normalization", NeurIPS 2019, arXiv:1910.07467.
   y = x / sqrt(mean(x^2) + eps) * weight.
+
+Other normalizations live next door: BatchNorm1d/2d/3d in ``batchnorm.py``; GroupNorm, InstanceNorm2d,
+LocalResponseNorm in ``groupnorm.py``; PartialRMSNorm, BandRMS, LogitNorm in ``norms_extra.py``; DyT in
+``dyt.py`` and Derf in ``derf.py``; the name -> builder registry in ``factory.py`` and ``convert_norm``
+in ``convert.py``.
 """
 
 from __future__ import annotations
