@@ -245,6 +245,8 @@ def vit_tiny_digits(**kwargs: Any) -> VisionTransformer:
     (AdamW 1e-3, batch 64, configs/vit_digits.yaml) the 0.02 init left the position signal too weak
     (LayerNorm 82-86% test accuracy, DyT alpha 1.0 ~54%), std 0.5-1.0 gave LN 95-98% and DyT 93-95%
     (two seeds each, measured while choosing this default). Token vs avg pooling made no clear difference.
+    With the shipped configs (``dlzoo train configs/vit_digits*.yaml``, lr 3e-3, seed 0) test accuracy was
+    LN 98.1%, DyT alpha 1.0 92.2%, DyT alpha 0.5 92.2% (one run each, 22 Nov 2026).
     """
     return _build(dict(img_size=8, patch_size=2, in_chans=1, num_classes=10, embed_dim=64, depth=4,
                        num_heads=4, mlp_ratio=2.0, global_pool="avg", pos_embed_std=1.0), kwargs)
