@@ -224,3 +224,34 @@ def test_vit_attention_qk_norm_is_layernorm_on_heads():
     for reference in (False, True):
         with dlzoo.reference_mode(reference):
             torch.testing.assert_close(ours(x), expected)
+
+
+def test_reference_attention_gradcheck_float64():
+    q, k, v = (torch.randn(1, 2, 3, 4, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    mask = torch.randn(3, 3, dtype=torch.float64)
+
+    def f(q, k, v):
+        with dlzoo.reference_mode():
+            return scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+    assert torch.autograd.gradcheck(f, (q, k, v))
+    mha = MultiheadAttention(4, 2, add_bias_kv=True, dtype=torch.float64)
+    x = torch.randn(3, 2, 4, dtype=torch.float64, requires_grad=True)
+    with dlzoo.reference_mode():
+        assert torch.autograd.gradcheck(lambda x: mha(x, x, x)[0], (x,))
+
+
+@pytest.mark.gpu
+def test_attention_cuda_matches_cpu():
+    q, k, v = (torch.randn(2, 4, 33, 16) for _ in range(3))
+    expected = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    for reference in (False, True):
+        with dlzoo.reference_mode(reference):
+            out = scaled_dot_product_attention(q.cuda(), k.cuda(), v.cuda(), is_causal=True)
+        torch.testing.assert_close(out.cpu(), expected, atol=1e-4, rtol=1e-4)
+    model = dlzoo.create_model("vit_tiny_digits").eval()
+    x = torch.randn(4, 1, 8, 8)
+    with torch.no_grad():
+        on_gpu = model.cuda()(x.cuda()).cpu()
+        # cuDNN may use TF32 for the patch-embedding conv: a looser tolerance than the float32 kernels
+        torch.testing.assert_close(on_gpu, model.cpu()(x), atol=1e-2, rtol=1e-2)
