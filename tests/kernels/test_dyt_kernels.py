@@ -132,10 +132,12 @@ def test_compiled_forward_matches_float64_equation():
     assert (out.double() - expected).abs().max().item() < bound
 
 
-def test_backend_selection_and_forcing():
+def test_backend_selection_and_forcing(monkeypatch):
     small = torch.randn(4, 8)
     assert kdyt.select_backend(small) == "eager"
     big = torch.empty(kdyt.COMPILE_MIN_NUMEL, 1)
+    assert kdyt.select_backend(big) == "eager"  # never compiles by surprise inside pytest
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")
     assert kdyt.select_backend(big) == ("compiled" if kcompile.compile_available() else "eager")
     previous = kdyt.set_dyt_backend("eager")
     try:

@@ -22,7 +22,8 @@ for half/bfloat16 inputs, in the input dtype otherwise; the parameter gradients 
 Backends (:func:`dyt`, chosen automatically; :func:`set_dyt_backend` or ``DLZOO_DYT_BACKEND`` force one):
 
 * ``"triton"`` — CUDA tensors when Triton is importable (:mod:`dlzoo.kernels.dyt_triton`).
-* ``"compiled"`` — CPU, large tensors (>= :data:`COMPILE_MIN_NUMEL` elements): the functions below under
+* ``"compiled"`` — CPU, large tensors (>= :data:`COMPILE_MIN_NUMEL` elements; not chosen automatically
+  while pytest runs, so test suites never pay a compile by surprise): the functions below under
   ``torch.compile`` with tanh from :func:`dlzoo.kernels.tanh.tanh_rational` (mul/add/div only, so it
   vectorises; error < 1e-6 vs float64 tanh). Compiled lazily on first use, cached for the process.
 * ``"eager"`` — anything else: tanh(z) = 2 sigmoid(2z) - 1 (ATen's sigmoid is ~5x cheaper than its tanh
@@ -205,7 +206,13 @@ def select_backend(x: Tensor) -> str:
         return "triton" if triton_available() else "reference"
     if x.device.type != "cpu":
         return "reference"
-    return "compiled" if x.numel() >= COMPILE_MIN_NUMEL and compile_available() else "eager"
+    big = x.numel() >= COMPILE_MIN_NUMEL
+    return "compiled" if big and compile_available() and not _in_test_run() else "eager"
+
+
+def _in_test_run() -> bool:
+    """Inside pytest, "auto" never compiles: other suites should not pay 10-30 s per graph by surprise."""
+    return "PYTEST_CURRENT_TEST" in os.environ
 
 
 def dyt(x: Tensor, alpha: Tensor, weight: Tensor | None = None, bias: Tensor | None = None,
