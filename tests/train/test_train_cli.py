@@ -74,3 +74,10 @@ def test_progress_uses_tqdm_on_a_terminal():
     off.update(1, 0.1, 0.1)
     off.message("x")
     assert quiet.getvalue() == ""
+
+
+def test_a_fresh_run_refuses_a_directory_that_already_holds_one(config, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(["train", str(config), "--run-dir", str(run_dir), "--quiet"]) == 0
+    assert main(["train", str(config), "--run-dir", str(run_dir), "--quiet"]) == 2
+    assert "already holds a run; resume it" in capsys.readouterr().err

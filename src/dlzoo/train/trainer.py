@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from ..data.augment import BatchAugment
+from ..errors import UsageError
 from ..hub import atomic_write_bytes, save_pretrained
 from ..optim.clip import clip_grad_norm_
 from . import distributed as D
@@ -129,6 +130,9 @@ class Trainer:
         self.resumed_from: Path | None = None
         if resume:
             self._restore()
+        elif self.main and (latest_checkpoint(self.ckpt_dir) or (self.run_dir / "metrics.jsonl").exists()):
+            raise UsageError(f"{self.run_dir} already holds a run; resume it (dlzoo train --resume "
+                             f"{self.run_dir}) or choose another run directory")
         if self.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(self.run_dir / "config.yaml", config_to_yaml(cfg).encode())
