@@ -268,3 +268,23 @@ def test_cuda_matches_torch(name: str) -> None:
         model = make_model().float().cuda()
         trajs.append(torch.stack(train(model, _build(name, which, model, 0), data)))
     torch.testing.assert_close(trajs[0], trajs[1], rtol=1e-4, atol=1e-6)
+
+
+def test_plain_number_step_in_loaded_state_and_single_chunk() -> None:
+    """A checkpoint whose ``step`` is a plain number (e.g. restored from JSON) resumes identically;
+    ``chunk_numel = 0`` (one foreach chunk per group) gives the same trajectory as the default."""
+    data = batches(40)
+    m_full = make_model()
+    full = train(m_full, dopt.AdamW(m_full.parameters(), lr=1e-2), data)[-1]
+    m_a = make_model()
+    opt_a = dopt.AdamW(m_a.parameters(), lr=1e-2)
+    opt_a.chunk_numel = 0
+    train(m_a, opt_a, data[:20])
+    sd = copy.deepcopy(opt_a.state_dict())
+    for state in sd["state"].values():
+        state["step"] = float(state["step"])
+    opt_b = dopt.AdamW(m_a.parameters(), lr=1e-2)
+    opt_b.load_state_dict(sd)
+    resumed = train(m_a, opt_b, data[20:])[-1]
+    torch.testing.assert_close(resumed, full, rtol=0, atol=0)
+    assert all(isinstance(s["step"], torch.Tensor) for s in opt_b.state.values())

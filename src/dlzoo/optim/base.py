@@ -120,7 +120,10 @@ class ForeachOptimizer(Optimizer):
     @staticmethod
     def _advance(steps: list[Tensor]) -> list[float]:
         """Increment every ``step`` counter and return their new values as Python floats (one sync)."""
-        torch._foreach_add_(steps, 1)
+        if steps[0].is_cpu:  # a 0-d tensor operand: a Python 1 would be wrapped once per tensor (~4x slower)
+            torch._foreach_add_(steps, _ONE, alpha=1.0)
+        else:
+            torch._foreach_add_(steps, 1.0)
         if len(steps) == 1:
             return [steps[0].item()]
         return (
@@ -154,6 +157,7 @@ class ForeachOptimizer(Optimizer):
 
 
 _NO_STEP = torch.empty(0)
+_ONE = torch.tensor(1.0)
 
 
 def _mixed(steps: list[Tensor]) -> bool:
