@@ -6,6 +6,10 @@ gradient averaging with DistributedDataParallel, rank-0-only logging and checkpo
 ``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK`` are set by torchrun; with ``WORLD_SIZE`` unset or 1 every
 helper is a no-op. Each rank's :class:`dlzoo.data.BatchLoader` takes a strided shard of the same
 (seed, epoch) permutation, as ``DistributedSampler`` does.
+
+Every rank is seeded with the same ``seed`` (DDP also broadcasts rank 0's weights), so dropout masks are
+identical across ranks, and checkpoints hold rank 0's RNG state only: resuming a distributed run is
+supported but, unlike a single-process CPU run, not promised to be bitwise identical.
 """
 
 from __future__ import annotations
