@@ -234,3 +234,11 @@ def test_triton_kernels_in_interpreter(channels_last, shape, monkeypatch):
                 assert (gt.double() - wt).abs().max().item() <= tol * (wt.abs().max().item() + 1)
     finally:
         dyt_triton._kernels.cache_clear()
+
+
+def test_double_backward_is_refused_not_wrong():
+    x, a, w, b = _inputs((3, 8), True)
+    y = kdyt.dyt(x, a, w, b, True, backend="eager")
+    (gx,) = torch.autograd.grad(y.sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable|does not require grad|not have a grad_fn"):
+        torch.autograd.grad(gx.sum(), x)

@@ -39,6 +39,7 @@ import os
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from .compile import compile_available, lazy_compile
 from .tanh import tanh_rational
@@ -179,6 +180,7 @@ class DyTFunction(torch.autograd.Function):
         return y if y._base is None else y.clone()  # never hand autograd a view made in here
 
     @staticmethod
+    @once_differentiable  # double backward: use dlzoo.reference_mode() (plain autograd math)
     def backward(ctx, dy: Tensor):
         x, alpha, weight, sig = ctx.saved_tensors
         dy = dy.contiguous()

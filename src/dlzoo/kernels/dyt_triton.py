@@ -18,6 +18,7 @@ import functools
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 __all__ = ["DyTTritonFunction", "dyt_triton", "triton_available"]
 
@@ -144,6 +145,7 @@ class DyTTritonFunction(torch.autograd.Function):
         return y
 
     @staticmethod
+    @once_differentiable  # double backward: use dlzoo.reference_mode() (plain autograd math)
     def backward(ctx, dy: Tensor):
         triton, _, bwd_last, bwd_first = _kernels()
         x, alpha, weight = ctx.saved_tensors
