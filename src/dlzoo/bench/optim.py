@@ -144,6 +144,19 @@ def bench_one(name: str, shapes: list[tuple[int, ...]], rounds: int, inner: int)
     }
 
 
+def _without_out(argv: list[str]) -> list[str]:
+    """``argv`` minus ``--out DIR`` (the output path is machine-specific)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--out":
+            skip = True
+        elif not arg.startswith("--out="):
+            out.append(arg)
+    return out
+
+
 def _markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# optimizer step: dlzoo vs torch.optim ({report['device']}, torch {report['torch']}, "
@@ -221,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": torch.get_num_threads(),
         "rounds": rounds,
         "inner": args.inner,
-        "command": "dlzoo bench optim " + " ".join(argv or []),
+        "command": " ".join(["dlzoo bench optim", *_without_out(argv or [])]),
         "results": results,
     }
     out = Path(args.out)
