@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import tempfile
 import time
@@ -153,7 +154,9 @@ def _markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"batch {meta['batch_size']}, {meta['img_size']}x{meta['img_size']}, "
         f"{'channels_last' if meta['channels_last'] else 'contiguous NCHW'}; medians of {meta['rounds']} "
         "interleaved rounds. ratio = ours / HF samples/s (>= 1 means dlzoo is at least as fast). "
-        "The machine was shared with other jobs while measuring, so expect noise of several percent.",
+        f"Load average at the start: {meta.get('loadavg', 'n/a')}. On a shared, loaded machine the ratio of "
+        "two models with identical op sequences can move by tens of percent between runs: read single ratios as "
+        "noisy, and rerun on an idle machine (more --rounds) for a decision.",
         "",
         "| model | mode | compiled | dlzoo samples/s | HF samples/s | ratio |",
         "|---|---|---|---:|---:|---:|",
@@ -179,7 +182,8 @@ def main(argv: list[str]) -> int:
                 threads=torch.get_num_threads(),
                 batch_size=args.batch_size, img_size=args.img_size, channels_last=args.channels_last,
                 rounds=args.rounds, quick=args.quick, compile=not args.no_compile,
-                machine=platform.processor() or platform.machine())
+                machine=platform.processor() or platform.machine(),
+                loadavg=[round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     names = args.models.split(",")
