@@ -154,9 +154,9 @@ def _markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"batch {meta['batch_size']}, {meta['img_size']}x{meta['img_size']}, "
         f"{'channels_last' if meta['channels_last'] else 'contiguous NCHW'}; medians of {meta['rounds']} "
         "interleaved rounds. ratio = ours / HF samples/s (>= 1 means dlzoo is at least as fast). "
-        f"Load average at the start: {meta.get('loadavg', 'n/a')}. On a shared, loaded machine the ratio of "
-        "two models with identical op sequences can move by tens of percent between runs: read single ratios as "
-        "noisy, and rerun on an idle machine (more --rounds) for a decision.",
+        f"Load average at the start: {meta.get('loadavg', 'n/a')}. On a shared, loaded machine the ratio "
+        "of two models with identical op sequences can move by tens of percent between runs: read single "
+        "ratios as noisy, and rerun on an idle machine (more --rounds) for a decision.",
         "",
         "| model | mode | compiled | dlzoo samples/s | HF samples/s | ratio |",
         "|---|---|---|---:|---:|---:|",
