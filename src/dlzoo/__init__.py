@@ -5,7 +5,7 @@
     dlzoo.save_pretrained(model, "out/"); dlzoo.from_pretrained("out/")
 """
 
-from . import nn
+from . import losses, nn, optim
 from .hub import from_pretrained, save_pretrained
 from .models import create_model, list_models, model_info
 from .nn.mode import reference_mode
@@ -16,8 +16,10 @@ __all__ = [
     "create_model",
     "from_pretrained",
     "list_models",
+    "losses",
     "model_info",
     "nn",
+    "optim",
     "reference_mode",
     "save_pretrained",
 ]
