@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import ForeachOptimizer, ParamsT, check_hparam, uniform
+from .base import ForeachOptimizer, ParamsT, check_adam_hparams, uniform
 
 __all__ = ["Adam", "AdamW"]
 
@@ -59,11 +59,7 @@ class Adam(ForeachOptimizer):
         decoupled_weight_decay: bool = False,
     ) -> None:
         name = type(self).__name__
-        check_hparam(name, "lr", lr)
-        check_hparam(name, "eps", eps)
-        check_hparam(name, "betas[0]", betas[0], 0.0, 1.0, high_open=True)
-        check_hparam(name, "betas[1]", betas[1], 0.0, 1.0, high_open=True)
-        check_hparam(name, "weight_decay", weight_decay)
+        check_adam_hparams(name, lr, betas, eps, weight_decay)
         if capturable or differentiable or fused:
             raise ValueError(f"{name}: capturable/differentiable/fused are not supported by dlzoo")
         defaults = dict(
@@ -92,22 +88,14 @@ class Adam(ForeachOptimizer):
 
         states = self._states(params, init)
         beta1, beta2 = group["betas"]
-        lr, wd, eps = group["lr"], group["weight_decay"], group["eps"]
-        if isinstance(lr, Tensor):
-            lr = lr.item()
+        lr, eps = self._lr(group), group["eps"]
         steps = self._advance([s["step"] for s in states])
         params = self._real(params)
         grads = self._real(grads)
         exp_avg = self._real([s["exp_avg"] for s in states])
         exp_avg_sq = self._real([s["exp_avg_sq"] for s in states])
 
-        if group["maximize"]:
-            grads = torch._foreach_neg(grads)
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                torch._foreach_mul_(params, 1.0 - lr * wd)  # theta <- theta (1 - lr lambda)
-            else:
-                grads = torch._foreach_add(grads, params, alpha=wd)  # g <- g + lambda theta
+        grads = self._weight_decay(group, grads, params, lr)  # AdamW decay or Adam's L2 on g
 
         torch._foreach_lerp_(exp_avg, grads, 1.0 - beta1)  # m = beta1 m + (1 - beta1) g
         torch._foreach_mul_(exp_avg_sq, beta2)

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import ForeachOptimizer, ParamsT, check_hparam, uniform
+from .base import ForeachOptimizer, ParamsT, check_adam_hparams, uniform
 
 __all__ = ["Adamax"]
 
@@ -36,11 +36,7 @@ class Adamax(ForeachOptimizer):
         differentiable: bool = False,
         capturable: bool = False,
     ) -> None:
-        check_hparam("Adamax", "lr", lr)
-        check_hparam("Adamax", "eps", eps)
-        check_hparam("Adamax", "betas[0]", betas[0], 0.0, 1.0, high_open=True)
-        check_hparam("Adamax", "betas[1]", betas[1], 0.0, 1.0, high_open=True)
-        check_hparam("Adamax", "weight_decay", weight_decay)
+        check_adam_hparams("Adamax", lr, betas, eps, weight_decay)
         if capturable or differentiable:
             raise ValueError("Adamax: capturable/differentiable are not supported by dlzoo")
         defaults = dict(

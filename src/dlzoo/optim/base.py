@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-__all__ = ["ForeachOptimizer", "scalar_dtype", "check_hparam"]
+__all__ = ["ForeachOptimizer", "scalar_dtype", "check_hparam", "check_adam_hparams"]
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
 
@@ -44,6 +44,17 @@ def check_hparam(
         lo = "(" if low_open else "["
         hi = ")" if high_open else "]"
         raise ValueError(f"{owner}: invalid {name}={value!r}, expected a value in {lo}{low}, {high}{hi}")
+
+
+def check_adam_hparams(
+    owner: str, lr: Any, betas: tuple[float, float], eps: float, weight_decay: float
+) -> None:
+    """The checks every Adam-family optimizer shares: ``lr, eps, weight_decay >= 0``, ``0 <= beta < 1``."""
+    check_hparam(owner, "lr", lr)
+    check_hparam(owner, "eps", eps)
+    check_hparam(owner, "betas[0]", betas[0], 0.0, 1.0, high_open=True)
+    check_hparam(owner, "betas[1]", betas[1], 0.0, 1.0, high_open=True)
+    check_hparam(owner, "weight_decay", weight_decay)
 
 
 class ForeachOptimizer(Optimizer):
@@ -149,6 +160,23 @@ class ForeachOptimizer(Optimizer):
         elif weight_decay != 0:
             grads = torch._foreach_add(grads, params, alpha=weight_decay)
         return grads
+
+    @classmethod
+    def _weight_decay(
+        cls, group: dict[str, Any], grads: list[Tensor], params: list[Tensor], lr: float
+    ) -> list[Tensor]:
+        """Sign flip for ``maximize``, then weight decay as ``group["decoupled_weight_decay"]`` asks.
+
+        Decoupled (AdamW, Loshchilov & Hutter 2017, arXiv:1711.05101): ``theta <- theta (1 - lr lambda)``
+        in place, gradients untouched; otherwise coupled L2: ``g <- g + lambda theta``. Returns the grads.
+        """
+        wd = group["weight_decay"]
+        if group["decoupled_weight_decay"]:
+            grads = cls._l2_grads(grads, params, group["maximize"], 0.0)
+            if wd != 0:
+                torch._foreach_mul_(params, 1.0 - lr * wd)  # theta <- theta (1 - lr lambda)
+            return grads
+        return cls._l2_grads(grads, params, group["maximize"], wd)  # g <- g + lambda theta
 
     @staticmethod
     def _real(tensors: list[Tensor]) -> list[Tensor]:

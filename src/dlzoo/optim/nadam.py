@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import ForeachOptimizer, ParamsT, check_hparam, scalar_dtype
+from .base import ForeachOptimizer, ParamsT, check_adam_hparams, check_hparam, scalar_dtype
 
 __all__ = ["NAdam"]
 
@@ -44,11 +44,7 @@ class NAdam(ForeachOptimizer):
         capturable: bool = False,
         differentiable: bool = False,
     ) -> None:
-        check_hparam("NAdam", "lr", lr)
-        check_hparam("NAdam", "eps", eps)
-        check_hparam("NAdam", "betas[0]", betas[0], 0.0, 1.0, high_open=True)
-        check_hparam("NAdam", "betas[1]", betas[1], 0.0, 1.0, high_open=True)
-        check_hparam("NAdam", "weight_decay", weight_decay)
+        check_adam_hparams("NAdam", lr, betas, eps, weight_decay)
         check_hparam("NAdam", "momentum_decay", momentum_decay)
         if capturable or differentiable:
             raise ValueError("NAdam: capturable/differentiable are not supported by dlzoo")
@@ -77,17 +73,12 @@ class NAdam(ForeachOptimizer):
             },
         )
         steps = self._advance([s["step"] for s in states])
-        lr, (beta1, beta2), eps, wd = self._lr(group), group["betas"], group["eps"], group["weight_decay"]
+        lr, (beta1, beta2), eps = self._lr(group), group["betas"], group["eps"]
         psi = group["momentum_decay"]
         params, grads = self._real(params), self._real(grads)
         exp_avg = self._real([s["exp_avg"] for s in states])
         exp_avg_sq = self._real([s["exp_avg_sq"] for s in states])
-        if group["decoupled_weight_decay"]:
-            grads = self._l2_grads(grads, params, group["maximize"], 0.0)
-            if wd != 0:
-                torch._foreach_mul_(params, 1.0 - lr * wd)
-        else:
-            grads = self._l2_grads(grads, params, group["maximize"], wd)
+        grads = self._weight_decay(group, grads, params, lr)
 
         mus = [beta1 * (1.0 - 0.5 * 0.96 ** (t * psi)) for t in steps]
         mu_nexts = [beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi)) for t in steps]

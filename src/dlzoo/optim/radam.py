@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import ForeachOptimizer, ParamsT, check_hparam
+from .base import ForeachOptimizer, ParamsT, check_adam_hparams
 
 __all__ = ["RAdam"]
 
@@ -40,11 +40,7 @@ class RAdam(ForeachOptimizer):
         capturable: bool = False,
         differentiable: bool = False,
     ) -> None:
-        check_hparam("RAdam", "lr", lr)
-        check_hparam("RAdam", "eps", eps)
-        check_hparam("RAdam", "betas[0]", betas[0], 0.0, 1.0, high_open=True)
-        check_hparam("RAdam", "betas[1]", betas[1], 0.0, 1.0, high_open=True)
-        check_hparam("RAdam", "weight_decay", weight_decay)
+        check_adam_hparams("RAdam", lr, betas, eps, weight_decay)
         if capturable or differentiable:
             raise ValueError("RAdam: capturable/differentiable are not supported by dlzoo")
         defaults = dict(
@@ -66,16 +62,11 @@ class RAdam(ForeachOptimizer):
             lambda p: {"step": self._new_step(), "exp_avg": self._zeros(p), "exp_avg_sq": self._zeros(p)},
         )
         steps = self._advance([s["step"] for s in states])
-        lr, (beta1, beta2), eps, wd = self._lr(group), group["betas"], group["eps"], group["weight_decay"]
+        lr, (beta1, beta2), eps = self._lr(group), group["betas"], group["eps"]
         params, grads = self._real(params), self._real(grads)
         exp_avg = self._real([s["exp_avg"] for s in states])
         exp_avg_sq = self._real([s["exp_avg_sq"] for s in states])
-        if group["decoupled_weight_decay"]:
-            grads = self._l2_grads(grads, params, group["maximize"], 0.0)
-            if wd != 0:
-                torch._foreach_mul_(params, 1.0 - lr * wd)
-        else:
-            grads = self._l2_grads(grads, params, group["maximize"], wd)
+        grads = self._weight_decay(group, grads, params, lr)
 
         torch._foreach_lerp_(exp_avg, grads, 1.0 - beta1)
         torch._foreach_mul_(exp_avg_sq, beta2)
