@@ -57,3 +57,16 @@ def test_dyt_equation_and_factory():
     assert isinstance(create_norm("LayerNorm", 8, channels_first=True), LayerNorm2d)
     with pytest.raises(KeyError, match="layernorm"):
         create_norm("layernrom", 8)
+
+
+def test_save_and_from_pretrained_round_trip_and_mismatch(tmp_path):
+    model = dlzoo.create_model("mlp_digits").eval()
+    dlzoo.save_pretrained(model, tmp_path / "m")
+    loaded = dlzoo.from_pretrained(tmp_path / "m").eval()
+    x = torch.randn(3, 1, 8, 8)
+    torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=0)
+    # same name, different architecture: the weights no longer fit and the error says so
+    with pytest.raises((ValueError, RuntimeError), match="size mismatch|do not match"):
+        dlzoo.from_pretrained(tmp_path / "m", hidden_dims=[7])
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        dlzoo.from_pretrained(tmp_path / "nowhere")

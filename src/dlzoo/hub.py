@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -40,17 +39,22 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         os.close(dir_fd)
 
 
-def _state_for_safetensors(model: nn.Module) -> dict[str, torch.Tensor]:
-    # safetensors refuses shared storage (tied embeddings): keep the first name of each tensor.
-    seen: dict[int, str] = {}
-    state = {}
+def _tied_keys(model: nn.Module) -> set[str]:
+    """state_dict keys whose tensor shares storage with an earlier key (tied embeddings, say).
+
+    safetensors refuses shared storage, so these are left out on save and re-tied by the model on load.
+    """
+    first_key_of: dict[int, str] = {}
+    tied = set()
     for key, value in model.state_dict().items():
-        ptr = value.untyped_storage().data_ptr() if value.numel() else id(value)
-        if ptr in seen and value.numel():
+        if not value.numel():
             continue
-        seen[ptr] = key
-        state[key] = value.detach().contiguous().cpu()
-    return state
+        ptr = value.untyped_storage().data_ptr()
+        if ptr in first_key_of:
+            tied.add(key)
+        else:
+            first_key_of[ptr] = key
+    return tied
 
 
 def save_pretrained(model: nn.Module, directory: str | os.PathLike) -> Path:
@@ -65,7 +69,11 @@ def save_pretrained(model: nn.Module, directory: str | os.PathLike) -> Path:
     except TypeError as err:
         raise ValueError(f"save_pretrained: model overrides must be JSON-serialisable ({err})") from None
     tmp = directory / f".{WEIGHTS_NAME}.tmp{os.getpid()}"
-    save_file(_state_for_safetensors(model), str(tmp))
+    tied = _tied_keys(model)
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items() if k not in tied}
+    save_file(state, str(tmp))
+    with open(tmp, "rb+") as f:  # data on disk before the rename makes it visible
+        os.fsync(f.fileno())
     os.replace(tmp, directory / WEIGHTS_NAME)
     atomic_write_bytes(directory / CONFIG_NAME, payload.encode())
     return directory
@@ -85,28 +93,10 @@ def from_pretrained(directory: str | os.PathLike, **overrides: Any) -> nn.Module
     model = create_model(config["dlzoo_model"], **{**config.get("kwargs", {}), **overrides})
     state = load_file(str(directory / WEIGHTS_NAME))
     missing, unexpected = model.load_state_dict(state, strict=False)
-    # keys dropped by save_pretrained are tied to a saved tensor; anything else is an error
-    unexpected = list(unexpected)
-    tied = {k for k in missing if k not in state}
-    expected_tied = {k for k, _ in _tied_names(model)}
-    if unexpected or tied - expected_tied:
+    missing = sorted(set(missing) - _tied_keys(model))
+    if missing or unexpected:
         raise ValueError(
             f"from_pretrained: weights do not match {config['dlzoo_model']}: "
-            f"missing {sorted(tied - expected_tied)[:5]}, unexpected {unexpected[:5]}"
+            f"missing {missing[:5]}, unexpected {list(unexpected)[:5]}"
         )
     return model
-
-
-def _tied_names(model: nn.Module) -> list[tuple[str, str]]:
-    """(dropped_name, kept_name) for state_dict entries sharing storage with an earlier entry."""
-    seen: dict[int, str] = {}
-    pairs = []
-    for key, value in model.state_dict().items():
-        if not value.numel():
-            continue
-        ptr = value.untyped_storage().data_ptr()
-        if ptr in seen:
-            pairs.append((key, seen[ptr]))
-        else:
-            seen[ptr] = key
-    return pairs
