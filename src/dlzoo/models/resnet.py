@@ -32,7 +32,31 @@ from ._cnn import CNN_SOURCE_TIMM, CNN_SOURCE_TV, init_conv_kaiming, resolve_nor
 __all__ = ["ResNet", "BasicBlock", "Bottleneck"]
 
 
-class BasicBlock(nn.Module):
+class _ResidualBlock(nn.Module):
+    """What BasicBlock and Bottleneck share: the residual tail ``relu(drop_path(se(F(x))) + shortcut(x))``.
+
+    Subclasses build their branch ``F`` (ending in norm ``last_norm``) and call ``_init_residual``.
+    """
+
+    expansion = 1
+    last_norm = "bn2"  # attribute name of the branch's final norm (zeroed by ``zero_init_residual``)
+
+    def _init_residual(
+        self, out_channels: int, use_se: bool, downsample: nn.Module | None, drop_path: float
+    ) -> None:
+        self.se = SqueezeExcite(out_channels) if use_se else None
+        self.downsample = downsample
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+
+    def _residual(self, out: Tensor, x: Tensor) -> Tensor:
+        """``out = F(x)`` of shape (N, C_out, H', W') -> ``relu(drop_path(se(out)) + shortcut(x))``."""
+        shortcut = x if self.downsample is None else self.downsample(x)
+        if self.se is not None:
+            out = self.se(out)
+        return self.relu(self.drop_path(out) + shortcut)
+
+
+class BasicBlock(_ResidualBlock):
     """Two 3x3 convs: ``relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))`` (ResNet-18/34)."""
 
     expansion = 1
@@ -57,23 +81,18 @@ class BasicBlock(nn.Module):
         self.relu = ReLU()
         self.conv2 = Conv2d(planes, planes, 3, padding=1, bias=False)
         self.bn2 = norm_layer(planes)
-        self.se = SqueezeExcite(planes) if use_se else None
-        self.downsample = downsample
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self._init_residual(planes, use_se, downsample, drop_path)
 
     def forward(self, x: Tensor) -> Tensor:
-        shortcut = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        if self.se is not None:
-            out = self.se(out)
-        return self.relu(self.drop_path(out) + shortcut)
+        return self._residual(self.bn2(self.conv2(out)), x)
 
 
-class Bottleneck(nn.Module):
+class Bottleneck(_ResidualBlock):
     """1x1 reduce -> 3x3 (stride, groups) -> 1x1 expand (x4), plus shortcut (ResNet-50+ / ResNeXt)."""
 
     expansion = 4
+    last_norm = "bn3"
 
     def __init__(
         self,
@@ -95,19 +114,13 @@ class Bottleneck(nn.Module):
         self.bn2 = norm_layer(width)
         self.conv3 = Conv2d(width, planes * self.expansion, 1, bias=False)
         self.bn3 = norm_layer(planes * self.expansion)
-        self.se = SqueezeExcite(planes * self.expansion) if use_se else None
         self.relu = ReLU()
-        self.downsample = downsample
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self._init_residual(planes * self.expansion, use_se, downsample, drop_path)
 
     def forward(self, x: Tensor) -> Tensor:
-        shortcut = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        if self.se is not None:
-            out = self.se(out)
-        return self.relu(self.drop_path(out) + shortcut)
+        return self._residual(self.bn3(self.conv3(out)), x)
 
 
 class ResNet(nn.Module):
@@ -185,8 +198,8 @@ class ResNet(nn.Module):
         init_conv_kaiming(self)
         if zero_init_residual:
             for m in self.modules():
-                last = getattr(m, "bn3", None) if isinstance(m, Bottleneck) else getattr(m, "bn2", None)
-                if isinstance(m, (BasicBlock, Bottleneck)) and getattr(last, "weight", None) is not None:
+                last = getattr(m, m.last_norm) if isinstance(m, _ResidualBlock) else None
+                if getattr(last, "weight", None) is not None:
                     nn.init.zeros_(last.weight)
 
     def forward_features(self, x: Tensor) -> Tensor:
