@@ -54,7 +54,50 @@ def _pair(drop: float | tuple[float, float]) -> tuple[float, float]:
     return (drop, drop) if isinstance(drop, (int, float)) else (drop[0], drop[1])
 
 
-class Mlp(nn.Module):
+class _FeedForward(nn.Module):
+    """Shared skeleton: input projection(s) ``fc1_names``, ``act``, ``drop1``, ``norm``, ``fc2``, ``drop2``.
+
+    Subclasses define ``_hidden(x)``: ``(*, in_features)`` -> ``(*, hidden_features)`` (before ``drop1``).
+    """
+
+    def __init__(
+        self,
+        fc1_names: tuple[str, ...],
+        in_features: int,
+        hidden_features: int | None,
+        out_features: int | None,
+        act_layer: ActSpec,
+        norm_layer: NormSpec,
+        bias: bool,
+        drop: float | tuple[float, float],
+    ) -> None:
+        super().__init__()
+        out_features = out_features or in_features
+        hidden_features = hidden_features or in_features
+        drop1, drop2 = _pair(drop)
+        self.in_features = in_features
+        for name in fc1_names:
+            self.add_module(name, Linear(in_features, hidden_features, bias=bias))
+        self.act = get_act_layer(act_layer)()
+        self.drop1 = Dropout(drop1)
+        self.norm = get_norm_layer(norm_layer)(hidden_features) if norm_layer is not None else Identity()
+        self.fc2 = Linear(hidden_features, out_features, bias=bias)
+        self.drop2 = Dropout(drop2)
+
+    def _hidden(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() < 1 or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"{type(self).__name__}: expected input (*, {self.in_features}), got shape {list(x.shape)}"
+            )
+        x = self.drop1(self._hidden(x))  # (*, hidden)
+        x = self.fc2(self.norm(x))  # (*, out)
+        return self.drop2(x)
+
+
+class Mlp(_FeedForward):
     """Two-layer feed-forward block ``fc1 -> act -> drop -> [norm] -> fc2 -> drop`` (timm's ``Mlp``)."""
 
     def __init__(
@@ -67,27 +110,15 @@ class Mlp(nn.Module):
         bias: bool = True,
         drop: float | tuple[float, float] = 0.0,
     ) -> None:
-        super().__init__()
-        out_features = out_features or in_features
-        hidden_features = hidden_features or in_features
-        drop1, drop2 = _pair(drop)
-        self.in_features = in_features
-        self.fc1 = Linear(in_features, hidden_features, bias=bias)
-        self.act = get_act_layer(act_layer)()
-        self.drop1 = Dropout(drop1)
-        self.norm = get_norm_layer(norm_layer)(hidden_features) if norm_layer is not None else Identity()
-        self.fc2 = Linear(hidden_features, out_features, bias=bias)
-        self.drop2 = Dropout(drop2)
+        super().__init__(
+            ("fc1",), in_features, hidden_features, out_features, act_layer, norm_layer, bias, drop
+        )
 
-    def forward(self, x: Tensor) -> Tensor:
-        if x.dim() < 1 or x.shape[-1] != self.in_features:
-            raise ValueError(f"Mlp: expected input (*, {self.in_features}), got shape {list(x.shape)}")
-        x = self.drop1(self.act(self.fc1(x)))  # (*, hidden)
-        x = self.fc2(self.norm(x))  # (*, out)
-        return self.drop2(x)
+    def _hidden(self, x: Tensor) -> Tensor:
+        return self.act(self.fc1(x))
 
 
-class SwiGLU(nn.Module):
+class SwiGLU(_FeedForward):
     """Gated FFN ``fc2(Swish(fc1_g x) * fc1_x x)`` (Shazeer 2020; timm's ``SwiGLU`` key names)."""
 
     def __init__(
@@ -100,23 +131,9 @@ class SwiGLU(nn.Module):
         bias: bool = True,
         drop: float | tuple[float, float] = 0.0,
     ) -> None:
-        super().__init__()
-        out_features = out_features or in_features
-        hidden_features = hidden_features or in_features
-        drop1, drop2 = _pair(drop)
-        self.in_features = in_features
-        self.fc1_g = Linear(in_features, hidden_features, bias=bias)
-        self.fc1_x = Linear(in_features, hidden_features, bias=bias)
-        self.act = get_act_layer(act_layer)()
-        self.drop1 = Dropout(drop1)
-        self.norm = get_norm_layer(norm_layer)(hidden_features) if norm_layer is not None else Identity()
-        self.fc2 = Linear(hidden_features, out_features, bias=bias)
-        self.drop2 = Dropout(drop2)
+        super().__init__(
+            ("fc1_g", "fc1_x"), in_features, hidden_features, out_features, act_layer, norm_layer, bias, drop
+        )
 
-    def forward(self, x: Tensor) -> Tensor:
-        if x.dim() < 1 or x.shape[-1] != self.in_features:
-            raise ValueError(f"SwiGLU: expected input (*, {self.in_features}), got shape {list(x.shape)}")
-        x = self.act(self.fc1_g(x)) * self.fc1_x(x)  # (*, hidden)
-        x = self.drop1(x)
-        x = self.fc2(self.norm(x))  # (*, out)
-        return self.drop2(x)
+    def _hidden(self, x: Tensor) -> Tensor:
+        return self.act(self.fc1_g(x)) * self.fc1_x(x)
