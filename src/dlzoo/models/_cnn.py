@@ -10,12 +10,20 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 from ..nn import Conv2d, Linear, get_norm_layer
 from ..nn.factory import NormSpec
 
-__all__ = ["resolve_norm", "init_conv_kaiming", "CNN_SOURCE_TV", "CNN_SOURCE_TIMM"]
+__all__ = [
+    "resolve_norm",
+    "init_conv_kaiming",
+    "check_image_input",
+    "PooledMlpClassifier",
+    "CNN_SOURCE_TV",
+    "CNN_SOURCE_TIMM",
+]
 
 CNN_SOURCE_TV = "torchvision model docs (num_params)"
 CNN_SOURCE_TIMM = "timm; Cadene pretrainedmodels n_params; pytorchcv weight_count tests"
@@ -56,3 +64,35 @@ def fan_in_uniform_(weight, bias=None) -> None:
     nn.init.uniform_(weight, -bound, bound)
     if bias is not None:
         nn.init.uniform_(bias, -bound, bound)
+
+
+def check_image_input(owner: str, x: Tensor, in_chans: int) -> None:
+    """Raise ``ValueError`` naming ``owner`` unless ``x`` is an image batch ``(N, in_chans, H, W)``."""
+    if x.dim() != 4 or x.shape[1] != in_chans:
+        raise ValueError(f"{owner}: expected input of shape (N, {in_chans}, H, W), got {list(x.shape)}")
+
+
+class PooledMlpClassifier(nn.Module):
+    """torchvision's AlexNet/VGG layout: ``features`` -> ``avgpool`` -> flatten -> ``classifier``.
+
+    Subclasses set ``in_chans``, ``num_classes``, ``num_features`` (pre-logits width) and the modules
+    ``features`` (N, C_in, H, W) -> (N, C, h, w), ``avgpool`` (-> (N, C, p, p)) and ``classifier``, an
+    ``nn.Sequential`` over (N, C * p * p) whose last layer is the logits ``Linear``.
+    """
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """``(N, C_in, H, W)`` -> ``(N, C, h, w)``."""
+        check_image_input(type(self).__name__, x, self.in_chans)
+        return self.features(x)
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        x = torch.flatten(self.avgpool(x), 1)  # (N, C * pool_size**2)
+        x = self.classifier[:-1](x)  # (N, num_features)
+        return x if pre_logits else self.classifier[-1](x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        self.num_classes = num_classes
+        self.classifier[-1] = Linear(self.num_features, num_classes)

@@ -21,13 +21,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-from torch import Tensor, nn
+from torch import nn
 
 from ..nn import AdaptiveAvgPool2d, Conv2d, Dropout, Linear, MaxPool2d, ReLU, get_norm_layer
 from ..nn.factory import NormSpec
 from . import register_model
-from ._cnn import CNN_SOURCE_TV
+from ._cnn import CNN_SOURCE_TV, PooledMlpClassifier
 
 __all__ = ["AlexNet"]
 
@@ -35,8 +34,11 @@ __all__ = ["AlexNet"]
 _PAPER_LRN = {"size": 5, "alpha": 5e-4, "beta": 0.75, "k": 2.0}
 
 
-class AlexNet(nn.Module):
-    """AlexNet; ``original=True`` builds the 2012 two-group network with LRN (``norm_layer``)."""
+class AlexNet(PooledMlpClassifier):
+    """AlexNet; ``original=True`` builds the 2012 two-group network with LRN (``norm_layer``).
+
+    ``features``: (N, C_in, H, W) -> (N, 256, h, w) (6x6 at 224 / 227); head as ``PooledMlpClassifier``.
+    """
 
     def __init__(
         self,
@@ -102,26 +104,6 @@ class AlexNet(nn.Module):
             ReLU(),
             Linear(mlp_hidden, num_classes),
         )
-
-    def forward_features(self, x: Tensor) -> Tensor:
-        """``(N, C_in, H, W)`` -> ``(N, 256, h, w)`` (6x6 at 224 / 227)."""
-        if x.dim() != 4 or x.shape[1] != self.in_chans:
-            raise ValueError(
-                f"AlexNet: expected input of shape (N, {self.in_chans}, H, W), got {list(x.shape)}"
-            )
-        return self.features(x)
-
-    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
-        x = torch.flatten(self.avgpool(x), 1)  # (N, 256 * pool_size**2)
-        x = self.classifier[:-1](x)  # (N, mlp_hidden)
-        return x if pre_logits else self.classifier[-1](x)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.forward_head(self.forward_features(x))
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.num_classes = num_classes
-        self.classifier[-1] = Linear(self.num_features, num_classes)
 
 
 _CARD = dict(

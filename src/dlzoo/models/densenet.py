@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from ..nn import AdaptiveAvgPool2d, AvgPool2d, Conv2d, Dropout, Linear, MaxPool2d, ReLU
 from ..nn.factory import NormSpec
 from . import register_model
-from ._cnn import CNN_SOURCE_TV, resolve_norm
+from ._cnn import CNN_SOURCE_TV, check_image_input, resolve_norm
 
 __all__ = ["DenseNet", "DenseLayer", "DenseBlock", "Transition"]
 
@@ -131,10 +131,7 @@ class DenseNet(nn.Module):
 
     def forward_features(self, x: Tensor) -> Tensor:
         """``(N, C_in, H, W)`` -> ``(N, 1024, H/32, W/32)`` (after ``norm5``)."""
-        if x.dim() != 4 or x.shape[1] != self.in_chans:
-            raise ValueError(
-                f"DenseNet: expected input of shape (N, {self.in_chans}, H, W), got {list(x.shape)}"
-            )
+        check_image_input("DenseNet", x, self.in_chans)
         return self.features(x)
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:

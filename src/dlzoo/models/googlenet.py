@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from ..nn import AdaptiveAvgPool2d, Conv2d, Dropout, Linear, MaxPool2d, ReLU
 from ..nn.factory import NormSpec
 from . import register_model
-from ._cnn import CNN_SOURCE_TV, resolve_norm
+from ._cnn import CNN_SOURCE_TV, check_image_input, resolve_norm
 
 __all__ = ["GoogLeNet", "Inception", "InceptionAux", "BasicConv2d", "GoogLeNetOutputs"]
 
@@ -143,10 +143,7 @@ class GoogLeNet(nn.Module):
                 nn.init.trunc_normal_(m.weight, mean=0.0, std=0.01, a=-2, b=2)
 
     def _features(self, x: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None]:
-        if x.dim() != 4 or x.shape[1] != self.in_chans:
-            raise ValueError(
-                f"GoogLeNet: expected input of shape (N, {self.in_chans}, H, W), got {list(x.shape)}"
-            )
+        check_image_input("GoogLeNet", x, self.in_chans)
         x = self.maxpool1(self.conv1(x))
         x = self.maxpool2(self.conv3(self.conv2(x)))
         x = self.maxpool3(self.inception3b(self.inception3a(x)))

@@ -35,7 +35,7 @@ from ..nn import AdaptiveAvgPool2d, Conv2d, Dropout, DropPath, Linear, ReLU
 from ..nn.factory import NormSpec
 from ..nn.squeeze_excite import make_divisible
 from . import register_model
-from ._cnn import resolve_norm
+from ._cnn import check_image_input, resolve_norm
 
 __all__ = ["MobileNetV4", "UniversalInvertedResidual", "ConvNormAct", "CONV_SMALL"]
 
@@ -170,10 +170,7 @@ class MobileNetV4(nn.Module):
 
     def forward_features(self, x: Tensor) -> Tensor:
         """``(N, C_in, H, W)`` -> ``(N, 960, H/32, W/32)``."""
-        if x.dim() != 4 or x.shape[1] != self.in_chans:
-            raise ValueError(
-                f"MobileNetV4: expected input of shape (N, {self.in_chans}, H, W), got {list(x.shape)}"
-            )
+        check_image_input("MobileNetV4", x, self.in_chans)
         return self.blocks(self.act1(self.bn1(self.conv_stem(x))))
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:

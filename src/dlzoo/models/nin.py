@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from ..nn import AdaptiveAvgPool2d, AvgPool2d, Conv2d, Dropout, MaxPool2d, ReLU
 from . import register_model
+from ._cnn import check_image_input
 
 __all__ = ["NiN"]
 
@@ -68,8 +69,7 @@ class NiN(nn.Module):
 
     def forward_features(self, x: Tensor) -> Tensor:
         """``(N, C_in, H, W)`` -> ``(N, 192, H/4, W/4)``."""
-        if x.dim() != 4 or x.shape[1] != self.in_chans:
-            raise ValueError(f"NiN: expected input of shape (N, {self.in_chans}, H, W), got {list(x.shape)}")
+        check_image_input("NiN", x, self.in_chans)
         return self.features(x)
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from ..nn import AdaptiveAvgPool2d, Conv2d, Dropout, DropPath, Linear, MaxPool2d, ReLU, SqueezeExcite
 from ..nn.factory import NormSpec
 from . import register_model
-from ._cnn import CNN_SOURCE_TIMM, CNN_SOURCE_TV, init_conv_kaiming, resolve_norm
+from ._cnn import CNN_SOURCE_TIMM, CNN_SOURCE_TV, check_image_input, init_conv_kaiming, resolve_norm
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck"]
 
@@ -204,10 +204,7 @@ class ResNet(nn.Module):
 
     def forward_features(self, x: Tensor) -> Tensor:
         """``(N, C_in, H, W)`` -> ``(N, num_features, H/32, W/32)``."""
-        if x.dim() != 4 or x.shape[1] != self.in_chans:
-            raise ValueError(
-                f"ResNet: expected input of shape (N, {self.in_chans}, H, W), got {list(x.shape)}"
-            )
+        check_image_input("ResNet", x, self.in_chans)
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-from torch import Tensor, nn
+from torch import nn
 
 from ..nn import AdaptiveAvgPool2d, Conv2d, Dropout, Linear, MaxPool2d, ReLU
 from ..nn.factory import NormSpec
 from . import register_model
-from ._cnn import CNN_SOURCE_TV, init_conv_kaiming, resolve_norm
+from ._cnn import CNN_SOURCE_TV, PooledMlpClassifier, init_conv_kaiming, resolve_norm
 
 __all__ = ["VGG", "VGG_CFGS"]
 
@@ -57,8 +56,11 @@ VGG_CFGS: dict[str, list[int | str]] = {
 }
 
 
-class VGG(nn.Module):
-    """VGG network (torchvision layout). ``cfg``: channel counts with ``"M"`` for max pools."""
+class VGG(PooledMlpClassifier):
+    """VGG network (torchvision layout). ``cfg``: channel counts with ``"M"`` for max pools.
+
+    ``features``: (N, C_in, H, W) -> (N, 512, H/32, W/32); head as ``PooledMlpClassifier``.
+    """
 
     def __init__(
         self,
@@ -108,24 +110,6 @@ class VGG(nn.Module):
             Linear(mlp_hidden, num_classes),
         )
         init_conv_kaiming(self, linear_std=0.01)
-
-    def forward_features(self, x: Tensor) -> Tensor:
-        """``(N, C_in, H, W)`` -> ``(N, 512, H/32, W/32)``."""
-        if x.dim() != 4 or x.shape[1] != self.in_chans:
-            raise ValueError(f"VGG: expected input of shape (N, {self.in_chans}, H, W), got {list(x.shape)}")
-        return self.features(x)
-
-    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
-        x = torch.flatten(self.avgpool(x), 1)  # (N, 512 * pool_size**2)
-        x = self.classifier[:-1](x)  # (N, mlp_hidden)
-        return x if pre_logits else self.classifier[-1](x)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.forward_head(self.forward_features(x))
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.num_classes = num_classes
-        self.classifier[-1] = Linear(self.num_features, num_classes)
 
 
 _CARD = dict(
