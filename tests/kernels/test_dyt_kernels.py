@@ -150,7 +150,11 @@ def test_backend_selection_and_forcing(monkeypatch):
     big = torch.empty(kdyt.COMPILE_MIN_NUMEL, 1)
     assert kdyt.select_backend(big) == "eager"  # never compiles by surprise inside pytest
     monkeypatch.delenv("PYTEST_CURRENT_TEST")
-    assert kdyt.select_backend(big) == ("compiled" if kcompile.compile_available() else "eager")
+    native = kdyt.dyt_cpu.available()
+    assert kdyt.select_backend(big) == ("native" if native else "compiled" if kcompile.compile_available()
+                                        else "eager")
+    big64 = big.double()  # the native kernel is float32 only
+    assert kdyt.select_backend(big64) == ("compiled" if kcompile.compile_available() else "eager")
     previous = kdyt.set_dyt_backend("eager")
     try:
         assert kdyt.select_backend(big) == "eager"

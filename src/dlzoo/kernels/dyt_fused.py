@@ -11,19 +11,26 @@ s = 1 - t^2 and an upstream gradient dy, the backward computes in one pass over 
     d_beta  = sum_{A,B} dy                               (per channel)
     d_alpha = sum_c weight_c * sum_{A,B} dy * x * s      (per-channel partials, then one dot product)
 
-On CPU the compiled backward is one generated kernel: the three per-channel sums accumulate together in
-one loop over (dy, x), blocked K rows at a time (:func:`_blocked`), and dx is written by a second loop of
-the same kernel (inductor does not fuse a column reduction with an element-wise output). The Triton
-backward is a single pass.
+On CPU in float32 the native kernel (:mod:`dlzoo.kernels.dyt_cpu`, C compiled lazily with gcc) does
+this in one pass: dx is written and the per-channel sums accumulate in the same loop. The compiled
+backward (other dtypes) is one generated kernel with two loops: the three per-channel sums accumulate
+together in one loop over (dy, x), blocked K rows at a time (:func:`_blocked`), and dx is written by a
+second loop (inductor does not fuse a column reduction with an element-wise output). The Triton backward
+is a single pass.
 
-The compiled and Triton backends save only x (t is recomputed, cheaper than storing it). Math runs in float32
-for half/bfloat16 inputs, in the input dtype otherwise; the parameter gradients come back in their dtype.
+The native, compiled and Triton backends save only x (t is recomputed, cheaper than storing it). Math runs
+in float32 for half/bfloat16 inputs, in the input dtype otherwise; the parameter gradients come back in
+their dtype.
 
 Backends (:func:`dyt`, chosen automatically; :func:`set_dyt_backend` or ``DLZOO_DYT_BACKEND`` force one):
 
 * ``"triton"`` — CUDA tensors when Triton is importable (:mod:`dlzoo.kernels.dyt_triton`).
-* ``"compiled"`` — CPU, large tensors (>= :data:`COMPILE_MIN_NUMEL` elements; not chosen automatically
-  while pytest runs, so test suites never pay a compile by surprise): the functions below under
+* ``"native"`` — CPU float32 (any size; not chosen automatically while pytest runs; forced on other
+  dtypes or without a compiler it runs ``"eager"``): one-pass C kernels
+  (:mod:`dlzoo.kernels.dyt_cpu`) with the same rational tanh, built once with gcc (~1 s) and cached on
+  disk; unavailable without a C compiler (then the rules below apply).
+* ``"compiled"`` — CPU, other dtypes, large tensors (>= :data:`COMPILE_MIN_NUMEL` elements; not chosen
+  automatically while pytest runs, so test suites never pay a compile by surprise): the functions below under
   ``torch.compile`` with tanh from :func:`dlzoo.kernels.tanh.tanh_rational` (mul/add/div only, so it
   vectorises; error < 1e-6 vs float64 tanh). Compiled lazily on first use, cached for the process.
 * ``"eager"`` — anything else: tanh(z) = 2 sigmoid(2z) - 1 (ATen's sigmoid is ~5x cheaper than its tanh
@@ -41,18 +48,19 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from . import dyt_cpu
 from .compile import compile_available, lazy_compile
 from .tanh import tanh_rational
 
 __all__ = ["COMPILE_MIN_NUMEL", "DyTFunction", "dyt", "dyt_reference", "select_backend", "set_dyt_backend"]
 
 COMPILE_MIN_NUMEL = 1 << 20  # below ~1M elements, eager is as fast and compiling would not pay off
-BACKENDS = ("auto", "eager", "compiled", "triton")
+BACKENDS = ("auto", "eager", "native", "compiled", "triton")
 _backend = os.environ.get("DLZOO_DYT_BACKEND", "auto")
 
 
 def set_dyt_backend(name: str) -> str:
-    """Force a DyT backend (``"auto"``, ``"eager"``, ``"compiled"``, ``"triton"``); returns the previous."""
+    """Force a DyT backend (one of :data:`BACKENDS`); returns the previous one."""
     global _backend
     if name not in BACKENDS:
         raise ValueError(f"DyT backend must be one of {BACKENDS}, got {name!r}")
@@ -171,7 +179,10 @@ class DyTFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, alpha: Tensor, weight: Tensor | None, bias: Tensor | None,
                 backend: str) -> Tensor:
-        if backend == "compiled":
+        if backend == "native":
+            x = x.contiguous()
+            y, sig = dyt_cpu.dyt_forward(x, alpha, weight, bias), None
+        elif backend == "compiled":
             y, sig = _forward_compiled(x, alpha, weight, bias), None
         else:
             y, sig = _forward_eager(x, alpha, weight, bias)
@@ -184,7 +195,9 @@ class DyTFunction(torch.autograd.Function):
     def backward(ctx, dy: Tensor):
         x, alpha, weight, sig = ctx.saved_tensors
         dy = dy.contiguous()
-        if ctx.backend == "compiled":
+        if ctx.backend == "native":
+            dx, dalpha, dweight, dbias = dyt_cpu.dyt_backward(dy, x, alpha, weight, ctx.has_bias)
+        elif ctx.backend == "compiled":
             dx, dalpha, dweight, dbias = _backward_compiled(_blocked(dy), _blocked(x), alpha, weight,
                                                             ctx.has_bias)
             dx = dx.view(x.shape)
@@ -208,12 +221,15 @@ def select_backend(x: Tensor) -> str:
         return "triton" if triton_available() else "reference"
     if x.device.type != "cpu":
         return "reference"
-    big = x.numel() >= COMPILE_MIN_NUMEL
-    return "compiled" if big and compile_available() and not _in_test_run() else "eager"
+    if _in_test_run():
+        return "eager"
+    if x.dtype == torch.float32 and dyt_cpu.available():
+        return "native"
+    return "compiled" if x.numel() >= COMPILE_MIN_NUMEL and compile_available() else "eager"
 
 
 def _in_test_run() -> bool:
-    """Inside pytest, "auto" never compiles: other suites should not pay 10-30 s per graph by surprise."""
+    """Inside pytest, "auto" never compiles or builds: other suites should not pay for a build by surprise."""
     return "PYTEST_CURRENT_TEST" in os.environ
 
 
@@ -226,6 +242,9 @@ def dyt(x: Tensor, alpha: Tensor, weight: Tensor | None = None, bias: Tensor | N
     backend = backend or select_backend(x)
     if backend == "reference" or x.numel() == 0:
         return dyt_reference(x, alpha, weight, bias, channels_last)
+    if backend == "native" and not (x.dtype == torch.float32 and x.device.type == "cpu"
+                                    and dyt_cpu.available()):
+        backend = "eager"  # the native kernel is CPU float32 only (and needs a C compiler)
     if backend == "triton":
         from .dyt_triton import dyt_triton
 

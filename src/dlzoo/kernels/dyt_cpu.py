@@ -1,0 +1,270 @@
+"""Native CPU kernels for fused DyT (float32): one pass forward, one pass backward, compiled lazily with gcc.
+
+Paper: Zhu, Chen, He, LeCun, Liu, "Transformers without Normalization", CVPR 2025, arXiv:2503.10622.
+
+On an ``(A, C, B)`` float32 tensor (parameters on C; see :mod:`dlzoo.kernels.dyt_fused`), with the
+rational tanh of :mod:`dlzoo.kernels.tanh` (same coefficients, same clamp, same Horner order):
+
+    forward:   t = tanh(a x),  y = w_c t + b_c
+    backward:  s = 1 - t^2,  dx = dy w_c a s,  and in the same loop, per channel,
+               d_gamma_c += dy t,  d_beta_c += dy,  d_alpha_c += dy x s;   d_alpha = sum_c w_c d_alpha_c
+
+Why a native kernel: inductor cannot write dx and the column sums over A in one loop (it emits two passes
+over (dy, x)), so the compiled backward reads the inputs twice. Here each OpenMP thread takes a contiguous
+range of rows, writes dx and accumulates the three per-channel sums in private float32 arrays, flushed to
+float64 every :data:`FLUSH_ROWS` rows; the per-thread partials are reduced at the end (float64).
+
+The C source is a plain ``extern "C"`` library called through ``ctypes`` (no Python headers, no pybind:
+compiles in ~1 s), built once per source/compiler-flag hash into ``$DLZOO_CACHE_DIR`` (default
+``~/.cache/dlzoo/kernels``) and reused by later processes. ``-fopenmp`` links ``libgomp.so.1``, which the
+loader resolves to the runtime torch already loaded, so torch and this kernel share one thread pool.
+If gcc is missing or the build fails, :func:`available` is False (one warning) and callers fall back.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+__all__ = ["FLUSH_ROWS", "available", "dyt_backward", "dyt_forward", "library_path"]
+
+FLUSH_ROWS = 64
+
+_SOURCE = r"""
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <omp.h>
+
+/* tanh(z) ~= z P(z^2) / Q(z^2), z clamped to [-9, 9]: dlzoo.kernels.tanh (P_COEFFS, Q_COEFFS). */
+static inline float tanh_rat(float z) {
+    z = z > 9.0f ? 9.0f : (z < -9.0f ? -9.0f : z);
+    float u = z * z;
+    float p = u * 1.3354040195397828e-08f + 2.0608732521028054e-05f;
+    p = p * u + 0.003495572392305635f;
+    p = p * u + 0.13381014546075426f;
+    p = p * u + 0.9999999797078325f;
+    float q = u * 7.776330897043469e-07f + 0.00032856049718721293f;
+    q = q * u + 0.02587692887910728f;
+    q = q * u + 0.4671433024490088f;
+    q = q * u + 1.0f;
+    return z * p / q;
+}
+
+static void row_range(int64_t n, int64_t *lo, int64_t *hi) {
+    int nt = omp_get_num_threads(), id = omp_get_thread_num();
+    int64_t chunk = n / nt, rem = n % nt;
+    *lo = id * chunk + (id < rem ? id : rem);
+    *hi = *lo + chunk + (id < rem ? 1 : 0);
+}
+
+/* x, y: (A, C, B) contiguous; w, b: (C,). */
+void dyt_fwd(const float *x, float *y, const float *alpha, const float *w, const float *b,
+             int64_t A, int64_t C, int64_t B, int nthreads) {
+    const float a = alpha[0];
+    if (B == 1) {
+        #pragma omp parallel num_threads(nthreads)
+        {
+            int64_t lo, hi;
+            row_range(A, &lo, &hi);
+            for (int64_t r = lo; r < hi; ++r) {
+                const float *xr = x + r * C;
+                float *yr = y + r * C;
+                #pragma omp simd
+                for (int64_t c = 0; c < C; ++c) yr[c] = w[c] * tanh_rat(a * xr[c]) + b[c];
+            }
+        }
+    } else {
+        #pragma omp parallel num_threads(nthreads)
+        {
+            int64_t lo, hi;
+            row_range(A * C, &lo, &hi);
+            for (int64_t r = lo; r < hi; ++r) {
+                const float wc = w[r % C], bc = b[r % C];
+                const float *xr = x + r * B;
+                float *yr = y + r * B;
+                #pragma omp simd
+                for (int64_t i = 0; i < B; ++i) yr[i] = wc * tanh_rat(a * xr[i]) + bc;
+            }
+        }
+    }
+}
+
+/* dy, x, dx: (A, C, B) contiguous; w: (C,); out: 3 C doubles (d_gamma, d_beta, d_alpha partials per
+   channel), zero on entry; scratch: nthreads * 6 C floats/doubles region owned by the caller. */
+void dyt_bwd(const float *dy, const float *x, float *dx, const float *alpha, const float *w,
+             int64_t A, int64_t C, int64_t B, int nthreads, int flush_rows, double *out) {
+    const float a = alpha[0];
+    #pragma omp parallel num_threads(nthreads)
+    {
+        float *acc = (float *)calloc(3 * C, sizeof(float));      /* this thread's block sums */
+        double *tot = (double *)calloc(3 * C, sizeof(double));   /* this thread's totals */
+        float *sg = acc, *sb = acc + C, *sa = acc + 2 * C;
+        if (B == 1) {
+            int64_t lo, hi;
+            row_range(A, &lo, &hi);
+            for (int64_t r0 = lo; r0 < hi; r0 += flush_rows) {
+                int64_t r1 = r0 + flush_rows < hi ? r0 + flush_rows : hi;
+                for (int64_t r = r0; r < r1; ++r) {
+                    const float *xr = x + r * C, *gr = dy + r * C;
+                    float *dxr = dx + r * C;
+                    #pragma omp simd
+                    for (int64_t c = 0; c < C; ++c) {
+                        float xv = xr[c], g = gr[c];
+                        float t = tanh_rat(a * xv);
+                        float s = 1.0f - t * t;
+                        dxr[c] = g * w[c] * a * s;
+                        sg[c] += g * t;
+                        sb[c] += g;
+                        sa[c] += g * xv * s;
+                    }
+                }
+                for (int64_t k = 0; k < 3 * C; ++k) { tot[k] += acc[k]; acc[k] = 0.0f; }
+            }
+        } else {
+            int64_t lo, hi;
+            row_range(A * C, &lo, &hi);
+            for (int64_t r = lo; r < hi; ++r) {
+                const int64_t c = r % C;
+                const float wc = w[c];
+                const float *xr = x + r * B, *gr = dy + r * B;
+                float *dxr = dx + r * B;
+                float s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+                #pragma omp simd reduction(+:s1, s2, s3)
+                for (int64_t i = 0; i < B; ++i) {
+                    float xv = xr[i], g = gr[i];
+                    float t = tanh_rat(a * xv);
+                    float s = 1.0f - t * t;
+                    dxr[i] = g * wc * a * s;
+                    s1 += g * t;
+                    s2 += g;
+                    s3 += g * xv * s;
+                }
+                tot[c] += s1; tot[C + c] += s2; tot[2 * C + c] += s3;
+            }
+        }
+        #pragma omp critical
+        for (int64_t k = 0; k < 3 * C; ++k) out[k] += tot[k];
+        free(acc);
+        free(tot);
+    }
+}
+"""
+
+_FLAGS = ["-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-fno-math-errno", "-x", "c"]
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("DLZOO_CACHE_DIR", Path.home() / ".cache" / "dlzoo")) / "kernels"
+
+
+def library_path() -> Path:
+    """Where the shared library for this source and these flags lives (built or not)."""
+    key = hashlib.sha256((_SOURCE + " ".join(_FLAGS)).encode()).hexdigest()[:16]
+    return _cache_dir() / f"dyt_cpu_{key}.so"
+
+
+def _build(path: Path) -> None:
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        raise RuntimeError("no C compiler (gcc/cc) on PATH")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        src, tmp_lib = Path(tmp) / "dyt_cpu.c", Path(tmp) / path.name
+        src.write_text(_SOURCE)
+        proc = subprocess.run([cc, *_FLAGS, str(src), "-o", str(tmp_lib)], capture_output=True, text=True,
+                              timeout=120)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{cc} failed: {proc.stderr[-2000:]}")
+        os.replace(tmp_lib, path)  # atomic: concurrent builders never see a half-written library
+
+
+@functools.cache
+def _library() -> ctypes.CDLL | None:
+    if os.environ.get("DLZOO_NO_NATIVE", "0") == "1":
+        return None
+    path = library_path()
+    try:
+        if not path.exists():
+            _build(path)
+        lib = ctypes.CDLL(str(path))
+    except (OSError, RuntimeError, subprocess.SubprocessError) as err:
+        warnings.warn(f"dlzoo.kernels.dyt_cpu: native DyT kernel unavailable ({err}); using other backends",
+                      RuntimeWarning, stacklevel=3)
+        return None
+    p, i64 = ctypes.c_void_p, ctypes.c_int64
+    lib.dyt_fwd.argtypes = [p, p, p, p, p, i64, i64, i64, ctypes.c_int]
+    lib.dyt_fwd.restype = None
+    lib.dyt_bwd.argtypes = [p, p, p, p, p, i64, i64, i64, ctypes.c_int, ctypes.c_int, p]
+    lib.dyt_bwd.restype = None
+    return lib
+
+
+def available() -> bool:
+    """True when the native library is built (building it now if needed) and loadable."""
+    return _library() is not None
+
+
+def _check(x: Tensor, name: str) -> None:
+    if x.dtype != torch.float32 or x.device.type != "cpu" or not x.is_contiguous():
+        raise TypeError(f"dyt_cpu: {name} must be a contiguous float32 CPU tensor, got {x.dtype} on "
+                        f"{x.device} (contiguous={x.is_contiguous()})")
+
+
+def _params(c: int, weight: Tensor | None, bias: Tensor | None) -> tuple[Tensor, Tensor]:
+    w = torch.ones(c) if weight is None else weight.detach().float().contiguous()
+    b = torch.zeros(c) if bias is None else bias.detach().float().contiguous()
+    return w, b
+
+
+def _threads(numel: int) -> int:
+    return 1 if numel < 65536 else torch.get_num_threads()  # a parallel region costs a few microseconds
+
+
+def dyt_forward(x: Tensor, alpha: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
+    """y = weight * tanh(alpha x) + bias on a contiguous float32 ``(A, C, B)`` tensor, one pass."""
+    lib = _library()
+    assert lib is not None, "dyt_cpu.dyt_forward called without the native library (check available())"
+    _check(x, "x")
+    a_dim, c, b_dim = x.shape
+    w, b = _params(c, weight, bias)
+    a = alpha.detach().float().contiguous()
+    y = torch.empty_like(x)
+    lib.dyt_fwd(x.data_ptr(), y.data_ptr(), a.data_ptr(), w.data_ptr(), b.data_ptr(), a_dim, c, b_dim,
+                _threads(x.numel()))
+    return y
+
+
+def dyt_backward(dy: Tensor, x: Tensor, alpha: Tensor, weight: Tensor | None,
+                 has_bias: bool) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+    """One pass over (dy, x): returns (dx, d_alpha (1,), d_gamma (C,) or None, d_beta (C,) or None).
+
+    The parameter gradients come back in float32 (summed in float64 across blocks and threads).
+    """
+    lib = _library()
+    assert lib is not None, "dyt_cpu.dyt_backward called without the native library (check available())"
+    _check(x, "x")
+    _check(dy, "dy")
+    if dy.shape != x.shape:
+        raise ValueError(f"dyt_cpu: dy shape {tuple(dy.shape)} != x shape {tuple(x.shape)}")
+    a_dim, c, b_dim = x.shape
+    w, _ = _params(c, weight, None)
+    a = alpha.detach().float().contiguous()
+    dx = torch.empty_like(x)
+    sums = torch.zeros(3, c, dtype=torch.float64)  # (d_gamma, d_beta, d_alpha partials) per channel
+    lib.dyt_bwd(dy.data_ptr(), x.data_ptr(), dx.data_ptr(), a.data_ptr(), w.data_ptr(), a_dim, c, b_dim,
+                _threads(x.numel()), FLUSH_ROWS, sums.data_ptr())
+    dalpha = (sums[2] * w.double()).sum().float().reshape(1)
+    dweight = sums[0].float() if weight is not None else None
+    dbias = sums[1].float() if has_bias else None
+    return dx, dalpha, dweight, dbias
