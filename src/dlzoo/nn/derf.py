@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .channel_affine import apply_channel_affine, check_channels, register_affine
+
 __all__ = ["Derf"]
 
 
@@ -41,27 +43,12 @@ class Derf(nn.Module):
         self.elementwise_affine = elementwise_affine
         self.alpha = nn.Parameter(torch.full((1,), float(alpha_init), **factory))
         self.shift = nn.Parameter(torch.full((1,), float(shift_init), **factory))
-        if elementwise_affine:
-            self.weight = nn.Parameter(torch.ones(num_features, **factory))
-            self.bias = nn.Parameter(torch.zeros(num_features, **factory)) if bias else None
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        register_affine(self, num_features, elementwise_affine, bias, **factory)
 
     def forward(self, x: Tensor) -> Tensor:
-        channel_dim = -1 if self.channels_last else 1
-        if x.dim() < (1 if self.channels_last else 2) or x.shape[channel_dim] != self.num_features:
-            layout = "(*, C)" if self.channels_last else "(N, C, ...)"
-            raise ValueError(
-                f"Derf: expected {layout} input with C={self.num_features}, got shape {list(x.shape)}"
-            )
-        view = (-1,) if self.channels_last else (-1, *([1] * (x.dim() - 2)))  # (C,) or (C, 1, ..., 1)
+        check_channels("Derf", x, self.num_features, self.channels_last)
         y = torch.erf(self.alpha * x + self.shift)
-        if self.weight is not None:
-            y = y * self.weight.view(view)
-        if self.bias is not None:
-            y = y + self.bias.view(view)
-        return y
+        return apply_channel_affine(y, self.weight, self.bias, self.channels_last)
 
     def extra_repr(self) -> str:
         return (

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from ..kernels.dyt_fused import dyt as fused_dyt
+from .channel_affine import apply_channel_affine, check_channels, register_affine
 from .mode import use_fused
 
 __all__ = ["DyT", "LLM_ALPHA_INIT", "dyt_alpha_init"]
@@ -72,32 +73,14 @@ class DyT(nn.Module):
         self.elementwise_affine = elementwise_affine
         factory = {"device": device, "dtype": dtype}
         self.alpha = nn.Parameter(torch.full((1,), float(alpha_init), **factory))
-        if elementwise_affine:
-            self.weight = nn.Parameter(torch.ones(num_features, **factory))
-            self.bias = nn.Parameter(torch.zeros(num_features, **factory)) if bias else None
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-
-    def _affine_view(self, p: Tensor, x: Tensor) -> Tensor:
-        # channels-first: (C,) -> (C, 1, ..., 1) so it broadcasts over (N, C, *spatial)
-        return p if self.channels_last else p.view(-1, *([1] * (x.dim() - 2)))
+        register_affine(self, num_features, elementwise_affine, bias, **factory)
 
     def forward(self, x: Tensor) -> Tensor:
-        channel_dim = -1 if self.channels_last else 1
-        if x.dim() < (1 if self.channels_last else 2) or x.shape[channel_dim] != self.num_features:
-            layout = "(*, C)" if self.channels_last else "(N, C, ...)"
-            raise ValueError(
-                f"DyT: expected {layout} input with C={self.num_features}, got shape {list(x.shape)}"
-            )
+        check_channels("DyT", x, self.num_features, self.channels_last)
         if use_fused():
             return fused_dyt(x, self.alpha, self.weight, self.bias, self.channels_last)
         y = torch.tanh(self.alpha * x)
-        if self.weight is not None:
-            y = y * self._affine_view(self.weight, x)
-        if self.bias is not None:
-            y = y + self._affine_view(self.bias, x)
-        return y
+        return apply_channel_affine(y, self.weight, self.bias, self.channels_last)
 
     def extra_repr(self) -> str:
         return (

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .batchnorm import _BatchNorm
+from .channel_affine import register_affine
 from .mode import use_fused
 
 __all__ = ["GroupNorm", "GroupNormChannelsLast", "InstanceNorm2d", "LocalResponseNorm"]
@@ -48,12 +49,7 @@ class GroupNorm(nn.Module):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        if affine:
-            self.weight = nn.Parameter(torch.ones(num_channels, device=device, dtype=dtype))
-            self.bias = nn.Parameter(torch.zeros(num_channels, device=device, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        register_affine(self, num_channels, affine, device=device, dtype=dtype)
 
     def reset_parameters(self) -> None:
         if self.affine:

@@ -11,7 +11,7 @@
 Other normalizations live next door: BatchNorm1d/2d/3d in ``batchnorm.py``; GroupNorm, InstanceNorm2d,
 LocalResponseNorm in ``groupnorm.py``; PartialRMSNorm, BandRMS, LogitNorm in ``norms_extra.py``; DyT in
 ``dyt.py`` and Derf in ``derf.py``; the name -> builder registry in ``factory.py`` and ``convert_norm``
-in ``convert.py``.
+in ``convert.py``; the shared ``weight``/``bias`` creation and channel checks in ``channel_affine.py``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .channel_affine import register_affine
 from .mode import use_fused
 
 __all__ = ["LayerNorm", "LayerNorm2d", "RMSNorm"]
@@ -62,13 +63,7 @@ class LayerNorm(nn.Module):
         self.normalized_shape = _as_shape(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        factory = {"device": device, "dtype": dtype}
-        if elementwise_affine:
-            self.weight = nn.Parameter(torch.ones(self.normalized_shape, **factory))
-            self.bias = nn.Parameter(torch.zeros(self.normalized_shape, **factory)) if bias else None
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        register_affine(self, self.normalized_shape, elementwise_affine, bias, device, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         _check_trailing("LayerNorm", x, self.normalized_shape)

@@ -24,14 +24,9 @@ import math
 import torch
 from torch import Tensor, nn
 
+from .channel_affine import check_channels
+
 __all__ = ["BandRMS", "LogitNorm", "PartialRMSNorm"]
-
-
-def _check_channels(layer: str, x: Tensor, num_features: int, channels_last: bool = True) -> None:
-    dim = -1 if channels_last else 1
-    if x.dim() < (1 if channels_last else 2) or x.shape[dim] != num_features:
-        layout = "(*, C)" if channels_last else "(N, C, ...)"
-        raise ValueError(f"{layer}: expected {layout} input with C={num_features}, got shape {list(x.shape)}")
 
 
 class PartialRMSNorm(nn.Module):
@@ -60,7 +55,7 @@ class PartialRMSNorm(nn.Module):
             self.register_parameter("weight", None)
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_channels("PartialRMSNorm", x, self.num_features)
+        check_channels("PartialRMSNorm", x, self.num_features)
         eps = self.eps if self.eps is not None else torch.finfo(x.dtype).eps
         head = x[..., : self.partial_size]  # (*, k): the features the statistic is estimated from
         y = x * torch.rsqrt(head.pow(2).mean(dim=-1, keepdim=True) + eps)
@@ -99,7 +94,7 @@ class BandRMS(nn.Module):
         return (1 - a) + a * torch.sigmoid(5.0 * self.band_param)
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_channels("BandRMS", x, self.num_features, self.channels_last)
+        check_channels("BandRMS", x, self.num_features, self.channels_last)
         dim = -1 if self.channels_last else 1
         rms = torch.sqrt(x.pow(2).mean(dim=dim, keepdim=True) + self.eps).clamp_min(self.eps)
         return x / rms * self.band_scale()
