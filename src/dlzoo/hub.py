@@ -12,12 +12,20 @@ import os
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .models import create_model
 
-__all__ = ["save_pretrained", "from_pretrained", "atomic_write_bytes"]
+__all__ = [
+    "atomic_write_bytes",
+    "from_pretrained",
+    "load_weights",
+    "safetensors_state",
+    "save_pretrained",
+    "tied_keys",
+]
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -39,7 +47,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         os.close(dir_fd)
 
 
-def _tied_keys(model: nn.Module) -> set[str]:
+def tied_keys(model: nn.Module) -> set[str]:
     """state_dict keys whose tensor shares storage with an earlier key (tied embeddings, say).
 
     safetensors refuses shared storage, so these are left out on save and re-tied by the model on load.
@@ -57,6 +65,21 @@ def _tied_keys(model: nn.Module) -> set[str]:
     return tied
 
 
+def safetensors_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """``model``'s state_dict as contiguous CPU tensors, tied duplicates left out (see :func:`tied_keys`)."""
+    tied = tied_keys(model)
+    return {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items() if k not in tied}
+
+
+def load_weights(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Load ``state`` into ``model``; only keys tied to a stored tensor may be absent, else ``ValueError``."""
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = sorted(set(missing) - tied_keys(model))
+    if missing or unexpected:
+        raise ValueError(f"{source}: weights do not match the model: missing {missing[:5]}, "
+                         f"unexpected {list(unexpected)[:5]}")
+
+
 def save_pretrained(model: nn.Module, directory: str | os.PathLike) -> Path:
     """Write ``model`` (built by :func:`dlzoo.create_model`) to ``directory``; returns the path."""
     config = getattr(model, "dlzoo_config", None)
@@ -69,9 +92,7 @@ def save_pretrained(model: nn.Module, directory: str | os.PathLike) -> Path:
     except TypeError as err:
         raise ValueError(f"save_pretrained: model overrides must be JSON-serialisable ({err})") from None
     tmp = directory / f".{WEIGHTS_NAME}.tmp{os.getpid()}"
-    tied = _tied_keys(model)
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items() if k not in tied}
-    save_file(state, str(tmp))
+    save_file(safetensors_state(model), str(tmp))
     with open(tmp, "rb+") as f:  # data on disk before the rename makes it visible
         os.fsync(f.fileno())
     os.replace(tmp, directory / WEIGHTS_NAME)
@@ -92,11 +113,5 @@ def from_pretrained(directory: str | os.PathLike, **overrides: Any) -> nn.Module
         return load_hf_directory(directory, config, **overrides)
     model = create_model(config["dlzoo_model"], **{**config.get("kwargs", {}), **overrides})
     state = load_file(str(directory / WEIGHTS_NAME))
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = sorted(set(missing) - _tied_keys(model))
-    if missing or unexpected:
-        raise ValueError(
-            f"from_pretrained: weights do not match {config['dlzoo_model']}: "
-            f"missing {missing[:5]}, unexpected {list(unexpected)[:5]}"
-        )
+    load_weights(model, state, f"from_pretrained: {directory} ({config['dlzoo_model']})")
     return model

@@ -31,7 +31,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
-from ..hub import _state_for_safetensors, _tied_names, atomic_write_bytes
+from ..hub import atomic_write_bytes, load_weights, safetensors_state
 
 __all__ = [
     "encode_state",
@@ -126,13 +126,7 @@ class Checkpoint:
 
     def load_model_state(self, model: nn.Module) -> None:
         """Load the weights into ``model``; only keys tied to a stored tensor may be absent."""
-        missing, unexpected = model.load_state_dict(self.model_state, strict=False)
-        tied = {name for name, _ in _tied_names(model)}
-        if unexpected or set(missing) - tied:
-            raise ValueError(
-                f"checkpoint {self.path}: weights do not match the model: missing "
-                f"{sorted(set(missing) - tied)[:5]}, unexpected {list(unexpected)[:5]}"
-            )
+        load_weights(model, self.model_state, f"checkpoint {self.path}")
 
 
 def list_checkpoints(directory: str | os.PathLike) -> list[Path]:
@@ -172,7 +166,7 @@ def save_checkpoint(
     tmp.mkdir()
     tensors: dict[str, torch.Tensor] = {}
     encoded = encode_state(state, tensors)
-    atomic_write_bytes(tmp / "model.safetensors", save_safetensors(_state_for_safetensors(model)))
+    atomic_write_bytes(tmp / "model.safetensors", save_safetensors(safetensors_state(model)))
     atomic_write_bytes(tmp / "state.safetensors", save_safetensors(tensors))
     atomic_write_bytes(tmp / "state.json", json.dumps({"step": step, "state": encoded}).encode())
     if final.exists():  # same step written again (e.g. epoch end == every_steps boundary)
