@@ -12,13 +12,12 @@ For the output ``y`` of every selected module (default: the norm layers and the 
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from .scurve import find_norm_layers
+from .scurve import find_norm_layers, run_with_forward_hooks
 
 __all__ = ["activation_stats", "ACTIVATION_TYPES", "SATURATION_LEVEL"]
 
@@ -70,13 +69,5 @@ def activation_stats(
         if name not in captured and isinstance(output, Tensor) and args and isinstance(args[0], Tensor):
             captured[name] = _stats(module, args[0], output)
 
-    handles = [m.register_forward_hook(functools.partial(hook, n)) for n, m in selected.items()]
-    was_training = model.training
-    try:
-        model.eval()
-        model(inputs)
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
+    run_with_forward_hooks(model, inputs, selected.items(), hook)
     return captured

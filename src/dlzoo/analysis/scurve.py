@@ -22,12 +22,22 @@ subsampling matched points. :func:`tail_stats` quantifies the squashing:
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["NormIO", "norm_layer_types", "find_norm_layers", "collect_norm_io", "remove_affine", "tail_stats"]
+__all__ = [
+    "NormIO",
+    "norm_layer_types",
+    "find_norm_layers",
+    "collect_norm_io",
+    "remove_affine",
+    "run_with_forward_hooks",
+    "tail_stats",
+]
 
 
 @dataclass
@@ -107,6 +117,25 @@ def remove_affine(module: nn.Module, y: Tensor) -> tuple[Tensor, bool]:
     return u, True
 
 
+def run_with_forward_hooks(
+    model: nn.Module,
+    inputs: Any,
+    modules: Iterable[tuple[str, nn.Module]],
+    hook: Callable[[str, nn.Module, tuple, Any], None],
+) -> None:
+    """Call ``model(inputs)`` once in eval mode with ``hook(name, module, args, output)`` on each of
+    ``modules``; the hooks are removed and the model's train/eval mode restored even if it raises."""
+    handles = [m.register_forward_hook(functools.partial(hook, n)) for n, m in modules]
+    was_training = model.training
+    try:
+        model.eval()
+        model(inputs)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+
+
 @torch.no_grad()
 def collect_norm_io(
     model: nn.Module,
@@ -147,15 +176,7 @@ def collect_norm_io(
             x, y = x[idx], y[idx]
         captured[name] = NormIO(x, y, type(module).__name__, removed)
 
-    handles = [m.register_forward_hook(functools.partial(hook, n)) for n, m in found]
-    was_training = model.training
-    try:
-        model.eval()
-        model(inputs)
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
+    run_with_forward_hooks(model, inputs, found, hook)
     return {n: captured[n] for n, _ in found if n in captured}
 
 
