@@ -107,10 +107,12 @@ void dyt_bwd(const float *dy, const float *x, float *dx, const float *alpha, con
     const float a = alpha[0];
     #pragma omp parallel num_threads(nthreads)
     {
-        float *acc = (float *)calloc(3 * C, sizeof(float));      /* this thread's block sums */
+        float *acc = (float *)calloc(4 * C, sizeof(float));      /* block sums, then w a */
         double *tot = (double *)calloc(3 * C, sizeof(double));   /* this thread's totals */
         float *sg = acc, *sb = acc + C, *sa = acc + 2 * C;
         if (B == 1) {
+            float *wa = acc + 3 * C;  /* weight_c * alpha */
+            for (int64_t c = 0; c < C; ++c) wa[c] = w[c] * a;
             int64_t lo, hi;
             row_range(A, &lo, &hi);
             for (int64_t r0 = lo; r0 < hi; r0 += flush_rows) {
@@ -122,11 +124,11 @@ void dyt_bwd(const float *dy, const float *x, float *dx, const float *alpha, con
                     for (int64_t c = 0; c < C; ++c) {
                         float xv = xr[c], g = gr[c];
                         float t = tanh_rat(a * xv);
-                        float s = 1.0f - t * t;
-                        dxr[c] = g * w[c] * a * s;
+                        float gs = g * (1.0f - t * t);
+                        dxr[c] = gs * wa[c];
                         sg[c] += g * t;
                         sb[c] += g;
-                        sa[c] += g * xv * s;
+                        sa[c] += gs * xv;
                     }
                 }
                 for (int64_t k = 0; k < 3 * C; ++k) { tot[k] += acc[k]; acc[k] = 0.0f; }
@@ -136,7 +138,7 @@ void dyt_bwd(const float *dy, const float *x, float *dx, const float *alpha, con
             row_range(A * C, &lo, &hi);
             for (int64_t r = lo; r < hi; ++r) {
                 const int64_t c = r % C;
-                const float wc = w[c];
+                const float wa = w[c] * a;
                 const float *xr = x + r * B, *gr = dy + r * B;
                 float *dxr = dx + r * B;
                 float s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
@@ -144,11 +146,11 @@ void dyt_bwd(const float *dy, const float *x, float *dx, const float *alpha, con
                 for (int64_t i = 0; i < B; ++i) {
                     float xv = xr[i], g = gr[i];
                     float t = tanh_rat(a * xv);
-                    float s = 1.0f - t * t;
-                    dxr[i] = g * wc * a * s;
+                    float gs = g * (1.0f - t * t);
+                    dxr[i] = gs * wa;
                     s1 += g * t;
                     s2 += g;
-                    s3 += g * xv * s;
+                    s3 += gs * xv;
                 }
                 tot[c] += s1; tot[C + c] += s2; tot[2 * C + c] += s3;
             }
