@@ -6,14 +6,17 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from dlzoo.bench import norms
 from dlzoo.errors import UsageError
 
 
 def test_bench_norms_quick_run_writes_results(tmp_path):
-    assert norms.main(["--shapes", "2x8x16,3x32", "--rounds", "1", "--no-compile",
+    threads = torch.get_num_threads()
+    assert norms.main(["--shapes", "2x8x16,3x32", "--rounds", "1", "--no-compile", "--threads", "1,2",
                        "--out", str(tmp_path)]) == 0
+    assert torch.get_num_threads() == threads  # restored
     data = json.loads((tmp_path / "norms.json").read_text())
     rows = data["rows"]
     candidates = {r["candidate"] for r in rows}
@@ -21,6 +24,7 @@ def test_bench_norms_quick_run_writes_results(tmp_path):
             "dlzoo DyT"} <= candidates
     assert {r["mode"] for r in rows} == {"forward", "forward+backward"}
     assert {tuple(r["shape"]) for r in rows} == {(2, 8, 16), (3, 32)}
+    assert {r["threads"] for r in rows} == {1, 2} and data["meta"]["threads"] == "1,2"
     for r in rows:
         assert r["us"] > 0 and r["gb_per_s"] > 0
         if r["candidate"] == "torch LayerNorm":
@@ -34,5 +38,7 @@ def test_bench_norms_quick_run_writes_results(tmp_path):
 def test_bench_norms_usage_errors():
     with pytest.raises(UsageError, match="bad --shapes"):
         norms.main(["--shapes", "64xabc"])
+    with pytest.raises(UsageError, match="bad --threads"):
+        norms.main(["--threads", "one"])
     with pytest.raises(UsageError, match="usage"):
         norms.main(["--no-such-flag"])

@@ -7,22 +7,33 @@ Candidates per shape (same input, float32 on CPU; bf16 rows added on CUDA):
 * ``dlzoo LayerNorm`` / ``dlzoo RMSNorm``: ours (default fused path)
 * ``DyT naive``       weight * tanh(alpha * x) + bias in eager autograd (dlzoo.reference_mode())
 * ``DyT compile``     the naive expression under torch.compile (inductor)
-* ``dlzoo DyT``       nn.DyT's fused kernel (dlzoo.kernels; backend chosen automatically, reported)
+* ``dlzoo DyT``       nn.DyT's fused kernel (dlzoo.kernels; backend chosen automatically, reported: on
+                      CPU float32 the native one-pass C kernel)
+* ``dlzoo DyT compiled`` the same module forced onto the torch.compile'd rational-tanh kernels (the previous
+                      CPU default), for comparison
 
 Times are medians of interleaved rounds (:func:`dlzoo.bench.timing.time_interleaved`). Reported: microseconds,
 effective GB/s (ideal traffic: forward reads x and writes y = 2 N bytes/elem; forward+backward adds reading
 dy and x and writing dx = 5 N), the ratio to torch LayerNorm and to the copy, both measured in the same
 run. Before timing, the fused DyT output and gradients are checked against the naive one (max abs error
-recorded). Writes ``norms.json``, ``norms.md`` and ``norms.png`` to ``--out``.
+recorded). ``--threads 1,2`` runs every shape once per thread count (rows carry ``threads``); the Markdown
+ends with the DyT targets at 64x197x384 (forward vs copy, forward+backward vs torch LayerNorm).
 
-    dlzoo bench norms [--quick] [--shapes 64x197x384,8x1024x768] [--rounds N] [--threads N]
-                      [--no-compile] [--out benchmarks/results]
+Page faults: each forward+backward allocates two outputs of the input's size; with glibc's default malloc
+whether those pages are reused or returned to the OS (heap trimming, then ~N/1024 minor faults per call,
+expensive in a VM) depends on the exact allocation history, so it can flip between candidates and runs.
+``--no-malloc-trim`` sets ``mallopt(M_TRIM_THRESHOLD / M_MMAP_THRESHOLD)`` high for the whole run (all
+candidates alike; the same as ``MALLOC_TRIM_THRESHOLD_`` / ``MALLOC_MMAP_THRESHOLD_``) and is recorded.
+
+    dlzoo bench norms [--quick] [--shapes 64x197x384,8x1024x768] [--rounds N] [--threads 1,2]
+                      [--no-compile] [--no-malloc-trim] [--out benchmarks/results]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -46,16 +57,22 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--shapes", default=None, help="comma-separated shapes like 64x197x384 (last dim = C)")
     p.add_argument("--quick", action="store_true", help="few repeats, skips (1,4096,4096) unless asked")
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 11, quick 3)")
-    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads for the run")
-    p.add_argument("--no-compile", action="store_true", help="drop the torch.compile candidate")
+    p.add_argument("--threads", default=None, help="thread counts, e.g. 1,2 (default: torch's current)")
+    p.add_argument("--no-compile", action="store_true", help="drop the torch.compile candidates")
+    p.add_argument("--no-malloc-trim", action="store_true",
+                   help="glibc: never trim the heap / mmap big blocks (no page-fault noise)")
     p.add_argument("--out", default="benchmarks/results", help="directory for norms.json / .md / .png")
     try:
         args = p.parse_args(argv)
     except SystemExit as exc:
         if exc.code == 0:
             raise
-        raise UsageError("usage: dlzoo bench norms [--quick] [--shapes AxBxC,...] [--rounds N] [--threads N] "
-                         "[--no-compile] [--out DIR]") from None
+        raise UsageError("usage: dlzoo bench norms [--quick] [--shapes AxBxC,...] [--rounds N] "
+                         "[--threads 1,2] [--no-compile] [--no-malloc-trim] [--out DIR]") from None
+    try:
+        args.thread_list = [int(t) for t in args.threads.split(",")] if args.threads else [None]
+    except ValueError:
+        raise UsageError(f"dlzoo bench norms: bad --threads {args.threads!r}; expected e.g. 1,2") from None
     if args.shapes:
         try:
             args.shape_list = [tuple(int(d) for d in s.lower().split("x")) for s in args.shapes.split(",")]
@@ -85,6 +102,7 @@ def _candidates(c: int, device: str, dtype: torch.dtype, use_compile: bool) -> d
     }
     if use_compile:
         mods["DyT compile"] = naive_dyt()
+        mods["dlzoo DyT compiled"] = naive_dyt()
     with torch.no_grad():  # the same non-trivial affine parameters in every DyT
         gen = torch.Generator().manual_seed(1)
         w, b = torch.randn(c, generator=gen), torch.randn(c, generator=gen)
@@ -106,6 +124,15 @@ def _runner(name: str, module: nn.Module, x: torch.Tensor, grad: torch.Tensor | 
         def call():
             with dlzoo.reference_mode():
                 return module(x)
+    elif name == "dlzoo DyT compiled":
+        from ..kernels import set_dyt_backend
+
+        def call():
+            previous = set_dyt_backend("compiled")
+            try:
+                return module(x)
+            finally:
+                set_dyt_backend(previous)
     else:
         call = lambda: module(x)  # noqa: E731
     if grad is None:
@@ -169,7 +196,9 @@ def run_shape(shape: tuple[int, ...], device: str, dtype: torch.dtype, rounds: i
                 "shape": list(shape), "dtype": str(dtype).replace("torch.", ""), "device": device,
                 "mode": mode, "candidate": name, "us": sec * 1e6, "gb_per_s": bytes_moved / sec / 1e9,
                 "vs_torch_layernorm": sec / times["torch LayerNorm"], "vs_copy": sec / times["copy"],
-                "dyt_backend": backend if name == "dlzoo DyT" else None,
+                "threads": torch.get_num_threads(),
+                "dyt_backend": backend if name == "dlzoo DyT" else "compiled" if name == "dlzoo DyT compiled"
+                else None,
                 "dyt_max_err": max_err if name == "dlzoo DyT" else None,
             })
     return rows
@@ -180,19 +209,31 @@ def _markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         "# dlzoo bench norms",
         "",
         f"{meta['device_name']}, torch {meta['torch']}, threads {meta['threads']}, rounds {meta['rounds']}, "
-        f"{meta['date']}. Medians of interleaved rounds; ratios are against torch LayerNorm and against "
-        "x.clone() (memory floor) measured in the same run. GB/s counts ideal traffic (fwd 2N, fwd+bwd 5N "
-        "elements). The machine may be shared: absolute times are noisy, same-run ratios less so.",
+        f"{meta['date']}, malloc trim {'off' if meta.get('no_malloc_trim') else 'glibc default'}, "
+        f"load average {meta.get('loadavg', '?')} at start. Medians of interleaved rounds; ratios are "
+        "against torch LayerNorm and against x.clone() (memory floor) measured in the same run. GB/s counts "
+        "ideal traffic (fwd 2N, fwd+bwd 5N elements). The machine may be shared: absolute times are noisy, "
+        "same-run ratios less so.",
         "",
-        "| shape | dtype | mode | candidate | us | GB/s | vs torch LN | vs copy | note |",
-        "|---|---|---|---|---:|---:|---:|---:|---|",
+        "| shape | threads | dtype | mode | candidate | us | GB/s | vs torch LN | vs copy | note |",
+        "|---|---:|---|---|---|---:|---:|---:|---:|---|",
     ]
     for r in rows:
-        note = f"backend={r['dyt_backend']}, max err {r['dyt_max_err']:.1e}" if r["dyt_backend"] else ""
+        note = f"backend={r['dyt_backend']}" if r["dyt_backend"] else ""
+        note += f", max err {r['dyt_max_err']:.1e}" if r["dyt_max_err"] is not None else ""
         lines.append(
-            f"| {'x'.join(map(str, r['shape']))} | {r['dtype']} | {r['mode']} | {r['candidate']} | "
-            f"{r['us']:.0f} | {r['gb_per_s']:.1f} | {r['vs_torch_layernorm']:.2f} | {r['vs_copy']:.2f} | "
-            f"{note} |")
+            f"| {'x'.join(map(str, r['shape']))} | {r.get('threads', '')} | {r['dtype']} | {r['mode']} | "
+            f"{r['candidate']} | {r['us']:.0f} | {r['gb_per_s']:.1f} | {r['vs_torch_layernorm']:.2f} | "
+            f"{r['vs_copy']:.2f} | {note} |")
+    lines += ["", "DyT targets at 64x197x384 float32 (CPU): forward <= 1.3x copy, forward+backward <= 1.0x "
+              "torch LayerNorm.", ""]
+    for r in rows:
+        if tuple(r["shape"]) == (64, 197, 384) and r["candidate"] in ("dlzoo DyT", "dlzoo DyT compiled"):
+            forward = r["mode"] == "forward"
+            ratio, limit = (r["vs_copy"], 1.3) if forward else (r["vs_torch_layernorm"], 1.0)
+            lines.append(f"- {r['candidate']} ({r['dyt_backend']}), {r.get('threads')} thread(s), "
+                         f"{r['mode']}: {ratio:.2f}x {'copy' if forward else 'torch LayerNorm'} "
+                         f"({'met' if ratio <= limit else 'NOT met'})")
     return "\n".join(lines) + "\n"
 
 
@@ -203,7 +244,8 @@ def _plot(rows: list[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     modes = ["forward", "forward+backward"]
-    groups = list(dict.fromkeys((tuple(r["shape"]), r["dtype"], r["device"]) for r in rows))  # run order
+    groups = list(dict.fromkeys((tuple(r["shape"]), r["dtype"], r["device"], r.get("threads"))
+                                for r in rows))  # run order
     names = list(dict.fromkeys(r["candidate"] for r in rows))
     fig, axes = plt.subplots(1, 2, figsize=(14, 4.5), squeeze=False)
     width = 0.8 / max(1, len(names))
@@ -212,12 +254,13 @@ def _plot(rows: list[dict[str, Any]], path: Path) -> None:
             vals = []
             for g in groups:
                 match = [r for r in rows if r["mode"] == mode and r["candidate"] == name
-                         and (tuple(r["shape"]), r["dtype"], r["device"]) == g]
+                         and (tuple(r["shape"]), r["dtype"], r["device"], r.get("threads")) == g]
                 vals.append(match[0]["vs_torch_layernorm"] if match else float("nan"))
             ax.bar([k + i * width for k in range(len(groups))], vals, width, label=name)
         ax.axhline(1.0, color="k", lw=0.8)
         ax.set_xticks([k + 0.4 - width / 2 for k in range(len(groups))])
-        ax.set_xticklabels(["x".join(map(str, g[0])) + f"\n{g[1]} {g[2]}" for g in groups], fontsize=8)
+        ax.set_xticklabels(["x".join(map(str, g[0])) + f"\n{g[1]} {g[2]} t{g[3]}" for g in groups],
+                           fontsize=7)
         ax.set_yscale("log")
         ax.set_ylabel("time / torch LayerNorm (log)")
         ax.set_title(mode)
@@ -227,10 +270,26 @@ def _plot(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def _no_malloc_trim() -> None:
+    """glibc only: keep freed heap memory (no trimming, no per-block mmap) so big outputs reuse pages."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name is None:
+        raise UsageError("dlzoo bench norms: --no-malloc-trim needs glibc (libc not found)")
+    libc = ctypes.CDLL(name)
+    if not hasattr(libc, "mallopt"):
+        raise UsageError("dlzoo bench norms: --no-malloc-trim needs glibc's mallopt")
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    libc.mallopt(m_trim_threshold, 1 << 30)
+    libc.mallopt(m_mmap_threshold, 1 << 30)
+
+
 def main(argv: list[str]) -> int:
     args = _parse(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.no_malloc_trim:
+        _no_malloc_trim()
     use_compile = not args.no_compile
     if use_compile:
         from ..kernels.compile import compile_available
@@ -242,11 +301,23 @@ def main(argv: list[str]) -> int:
     compiled: dict[str, Callable] = {}
     rows: list[dict[str, Any]] = []
     start = time.time()
-    for shape, device, dtype in jobs:
-        print(f"[bench norms] {shape} {device} {dtype} ...", flush=True)
-        rows += run_shape(shape, device, dtype, args.rounds, use_compile, compiled)
+    loadavg = " ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    previous_threads = torch.get_num_threads()
+    threads_run = []
+    try:
+        for threads in args.thread_list:
+            if threads:
+                torch.set_num_threads(threads)
+            threads_run.append(torch.get_num_threads())
+            for shape, device, dtype in jobs:
+                print(f"[bench norms] {shape} {device} {dtype} threads {torch.get_num_threads()} ...",
+                      flush=True)
+                rows += run_shape(shape, device, dtype, args.rounds, use_compile, compiled)
+    finally:
+        torch.set_num_threads(previous_threads)
     meta = {
-        "torch": torch.__version__, "threads": torch.get_num_threads(), "rounds": args.rounds,
+        "torch": torch.__version__, "threads": ",".join(map(str, threads_run)), "rounds": args.rounds,
+        "no_malloc_trim": args.no_malloc_trim, "loadavg": loadavg,
         "device_name": torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor()
         or platform.machine(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "seconds": round(time.time() - start, 1),
