@@ -270,6 +270,15 @@ def _plot(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def _reset_compiled(compiled: dict[str, Callable]) -> None:
+    from ..kernels import dyt_fused
+
+    torch._dynamo.reset()
+    compiled.clear()
+    dyt_fused._forward_compiled.reset()
+    dyt_fused._backward_compiled.reset()
+
+
 def _no_malloc_trim() -> None:
     """glibc only: keep freed heap memory (no trimming, no per-block mmap) so big outputs reuse pages."""
     import ctypes
@@ -308,6 +317,8 @@ def main(argv: list[str]) -> int:
         for threads in args.thread_list:
             if threads:
                 torch.set_num_threads(threads)
+            if threads_run and use_compile:  # thread count is part of dynamo's guards: fresh recompile budget
+                _reset_compiled(compiled)
             threads_run.append(torch.get_num_threads())
             for shape, device, dtype in jobs:
                 print(f"[bench norms] {shape} {device} {dtype} threads {torch.get_num_threads()} ...",

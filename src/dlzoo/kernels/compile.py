@@ -38,6 +38,10 @@ class lazy_compile:  # noqa: N801 - used like a decorator/function
         self.failed = False
         functools.update_wrapper(self, fn)
 
+    def reset(self) -> None:
+        """Forget the compiled function and any failure (after ``torch._dynamo.reset()``)."""
+        self._compiled, self.failed = None, False
+
     @property
     def usable(self) -> bool:
         return not self.failed and compile_available()

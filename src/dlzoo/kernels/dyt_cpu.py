@@ -15,7 +15,7 @@ range of rows, writes dx and accumulates the three per-channel sums in private f
 float64 every :data:`FLUSH_ROWS` rows; the per-thread partials are reduced at the end (float64).
 
 The C source is a plain ``extern "C"`` library called through ``ctypes`` (no Python headers, no pybind:
-compiles in ~1 s), built once per source/compiler-flag hash into ``$DLZOO_CACHE_DIR`` (default
+compiles in ~1 s), built once per (source, compiler flags, CPU flags) hash into ``$DLZOO_CACHE_DIR`` (default
 ``~/.cache/dlzoo/kernels``) and reused by later processes. ``-fopenmp`` links ``libgomp.so.1``, which the
 loader resolves to the runtime torch already loaded, so torch and this kernel share one thread pool.
 If gcc is missing or the build fails, :func:`available` is False (one warning) and callers fall back.
@@ -27,6 +27,7 @@ import ctypes
 import functools
 import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
@@ -170,9 +171,21 @@ def _cache_dir() -> Path:
     return Path(os.environ.get("DLZOO_CACHE_DIR", Path.home() / ".cache" / "dlzoo")) / "kernels"
 
 
+@functools.cache
+def _cpu_signature() -> str:
+    """The CPU's instruction-set flags: -march=native code must never be loaded on another CPU model
+    (a cache directory on a shared home)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.machine() + platform.processor()
+    flags = next((line for line in text.splitlines() if line.startswith(("flags", "Features"))), "")
+    return platform.machine() + flags
+
+
 def library_path() -> Path:
-    """Where the shared library for this source and these flags lives (built or not)."""
-    key = hashlib.sha256((_SOURCE + " ".join(_FLAGS)).encode()).hexdigest()[:16]
+    """Where the shared library for this source, these flags and this CPU lives (built or not)."""
+    key = hashlib.sha256("\n".join([_SOURCE, *_FLAGS, _cpu_signature()]).encode()).hexdigest()[:16]
     return _cache_dir() / f"dyt_cpu_{key}.so"
 
 

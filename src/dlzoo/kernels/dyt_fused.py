@@ -169,6 +169,10 @@ def _as_acb(x: Tensor, channels_last: bool) -> Tensor:
     return x.reshape(x.shape[0], x.shape[1], -1)  # (N, C, prod(spatial))
 
 
+def _detached(*tensors: Tensor | None) -> tuple[Tensor | None, ...]:
+    return tuple(t.detach() if t is not None else None for t in tensors)
+
+
 class DyTFunction(torch.autograd.Function):
     """Fused DyT on an (A, C, B) tensor: ``DyTFunction.apply(x3, alpha, weight, bias, backend)``.
 
@@ -183,7 +187,8 @@ class DyTFunction(torch.autograd.Function):
             x = x.contiguous()
             y, sig = dyt_cpu.dyt_forward(x, alpha, weight, bias), None
         elif backend == "compiled":
-            y, sig = _forward_compiled(x, alpha, weight, bias), None
+            # detached: dynamo guards on requires_grad, which differs between training and inference
+            y, sig = _forward_compiled(*_detached(x, alpha, weight, bias)), None
         else:
             y, sig = _forward_eager(x, alpha, weight, bias)
         ctx.save_for_backward(x, alpha, weight, sig)
@@ -198,8 +203,8 @@ class DyTFunction(torch.autograd.Function):
         if ctx.backend == "native":
             dx, dalpha, dweight, dbias = dyt_cpu.dyt_backward(dy, x, alpha, weight, ctx.has_bias)
         elif ctx.backend == "compiled":
-            dx, dalpha, dweight, dbias = _backward_compiled(_blocked(dy), _blocked(x), alpha, weight,
-                                                            ctx.has_bias)
+            inputs = _detached(_blocked(dy), _blocked(x), alpha, weight)
+            dx, dalpha, dweight, dbias = _backward_compiled(*inputs, ctx.has_bias)
             dx = dx.view(x.shape)
         else:
             dx, dalpha, dweight, dbias = _backward_eager(dy, x, sig, alpha, weight, ctx.has_bias)
