@@ -32,6 +32,7 @@ def test_bench_norms_quick_run_writes_results(tmp_path):
         if r["candidate"] == "dlzoo DyT":
             assert r["dyt_backend"] == "eager" and r["dyt_max_err"] < 1e-5
     assert "| dlzoo DyT |" in (tmp_path / "norms.md").read_text()
+    assert all(r["faults_per_call"] is None or r["faults_per_call"] >= 0 for r in rows)
     assert (tmp_path / "norms.png").stat().st_size > 1000
 
 

@@ -170,3 +170,16 @@ def test_fresh_build_into_new_cache_dir(monkeypatch, tmp_path):
                                    atol=1e-6, rtol=0)
     finally:
         dyt_cpu._library.cache_clear()
+
+
+@pytest.mark.parametrize("channels_last,shape", [(True, (4, 3, 8)), (False, (2, 8, 3, 5))])
+def test_native_inference_path_equals_autograd_path(channels_last, shape):
+    """Under no_grad dyt() skips the autograd.Function: same output as with grad, float64 reference."""
+    x, a, w, b = _inputs(shape, channels_last)
+    with_grad = kdyt.dyt(x, a, w, b, channels_last, backend="native")
+    with torch.no_grad():
+        no_grad = kdyt.dyt(x, a, w, b, channels_last, backend="native")
+    assert no_grad.grad_fn is None and with_grad.grad_fn is not None
+    assert torch.equal(no_grad, with_grad)
+    expected = _equation64(*(t.detach().double() for t in (x, a, w, b)), channels_last)
+    assert (no_grad.double() - expected).abs().max().item() < 1e-6 * (w.abs().max().item() + 1) + 1e-6

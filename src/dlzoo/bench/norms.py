@@ -62,6 +62,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--no-malloc-trim", action="store_true",
                    help="glibc: never trim the heap / mmap big blocks (no page-fault noise)")
     p.add_argument("--out", default="benchmarks/results", help="directory for norms.json / .md / .png")
+    p.add_argument("--suffix", default="", help="file names norms<suffix>.json etc. (e.g. .no-trim)")
     try:
         args = p.parse_args(argv)
     except SystemExit as exc:
@@ -190,18 +191,35 @@ def run_shape(shape: tuple[int, ...], device: str, dtype: torch.dtype, rounds: i
         cands = {"copy": (lambda xx=x: xx.clone())}
         cands.update({name: _runner(name, m, xg, grad, compiled) for name, m in mods.items()})
         times = time_interleaved(cands, rounds=rounds, inner=inner, warmup=2, device=device)
+        faults = _faults_per_call(cands)
         for name, sec in times.items():
             bytes_moved = (2 if name == "copy" else traffic) * numel * itemsize
             rows.append({
                 "shape": list(shape), "dtype": str(dtype).replace("torch.", ""), "device": device,
                 "mode": mode, "candidate": name, "us": sec * 1e6, "gb_per_s": bytes_moved / sec / 1e9,
                 "vs_torch_layernorm": sec / times["torch LayerNorm"], "vs_copy": sec / times["copy"],
-                "threads": torch.get_num_threads(),
+                "threads": torch.get_num_threads(), "faults_per_call": faults.get(name),
                 "dyt_backend": backend if name == "dlzoo DyT" else "compiled" if name == "dlzoo DyT compiled"
                 else None,
                 "dyt_max_err": max_err if name == "dlzoo DyT" else None,
             })
     return rows
+
+
+def _faults_per_call(cands: dict[str, Callable[[], object]], calls: int = 3) -> dict[str, float]:
+    """Minor page faults per call of each candidate (after the timed rounds; Unix only): a fresh output
+    that lands on pages the allocator gave back to the OS costs ~1 fault per 4 KiB."""
+    try:
+        import resource
+    except ImportError:
+        return {}
+    out = {}
+    for name, fn in cands.items():
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(calls):
+            fn()
+        out[name] = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
+    return out
 
 
 def _markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
@@ -212,11 +230,14 @@ def _markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"{meta['date']}, malloc trim {'off' if meta.get('no_malloc_trim') else 'glibc default'}, "
         f"load average {meta.get('loadavg', '?')} at start. Medians of interleaved rounds; ratios are "
         "against torch LayerNorm and against x.clone() (memory floor) measured in the same run. GB/s counts "
-        "ideal traffic (fwd 2N, fwd+bwd 5N elements). The machine may be shared: absolute times are noisy, "
+        "ideal traffic (fwd 2N, fwd+bwd 5N elements). faults/call: minor page faults per call, counted after "
+        "the timing (fresh outputs on pages glibc gave back to the OS: ~1 per 4 KiB, slow in a VM; see "
+        "--no-malloc-trim). The machine may be shared: absolute times are noisy, "
         "same-run ratios less so.",
         "",
-        "| shape | threads | dtype | mode | candidate | us | GB/s | vs torch LN | vs copy | note |",
-        "|---|---:|---|---|---|---:|---:|---:|---:|---|",
+        "| shape | threads | dtype | mode | candidate | us | GB/s | vs torch LN | vs copy | faults/call "
+        "| note |",
+        "|---|---:|---|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         note = f"backend={r['dyt_backend']}" if r["dyt_backend"] else ""
@@ -224,7 +245,7 @@ def _markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         lines.append(
             f"| {'x'.join(map(str, r['shape']))} | {r.get('threads', '')} | {r['dtype']} | {r['mode']} | "
             f"{r['candidate']} | {r['us']:.0f} | {r['gb_per_s']:.1f} | {r['vs_torch_layernorm']:.2f} | "
-            f"{r['vs_copy']:.2f} | {note} |")
+            f"{r['vs_copy']:.2f} | {_fmt_faults(r.get('faults_per_call'))} | {note} |")
     lines += ["", "DyT targets at 64x197x384 float32 (CPU): forward <= 1.3x copy, forward+backward <= 1.0x "
               "torch LayerNorm.", ""]
     for r in rows:
@@ -235,6 +256,10 @@ def _markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
                          f"{r['mode']}: {ratio:.2f}x {'copy' if forward else 'torch LayerNorm'} "
                          f"({'met' if ratio <= limit else 'NOT met'})")
     return "\n".join(lines) + "\n"
+
+
+def _fmt_faults(value: float | None) -> str:
+    return "" if value is None else f"{value:.0f}"
 
 
 def _plot(rows: list[dict[str, Any]], path: Path) -> None:
@@ -336,10 +361,12 @@ def main(argv: list[str]) -> int:
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "norms.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    stem = f"norms{args.suffix}"
+    paths = [out / f"{stem}.{ext}" for ext in ("json", "md", "png")]
+    paths[0].write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     table = _markdown(rows, meta)
-    (out / "norms.md").write_text(table)
-    _plot(rows, out / "norms.png")
+    paths[1].write_text(table)
+    _plot(rows, paths[2])
     print(table)
-    print(f"wrote {out / 'norms.json'}, {out / 'norms.md'}, {out / 'norms.png'}")
+    print("wrote " + ", ".join(map(str, paths)))
     return 0

@@ -101,8 +101,8 @@ void dyt_fwd(const float *x, float *y, const float *alpha, const float *w, const
     }
 }
 
-/* dy, x, dx: (A, C, B) contiguous; w: (C,); out: 3 C doubles (d_gamma, d_beta, d_alpha partials per
-   channel), zero on entry; scratch: nthreads * 6 C floats/doubles region owned by the caller. */
+/* dy, x, dx: (A, C, B) contiguous; w: (C,); out: 3 C + 1 doubles, zero on entry: per channel d_gamma,
+   d_beta, d_alpha partials, then d_alpha = sum_c w_c d_alpha_c. */
 void dyt_bwd(const float *dy, const float *x, float *dx, const float *alpha, const float *w,
              int64_t A, int64_t C, int64_t B, int nthreads, int flush_rows, double *out) {
     const float a = alpha[0];
@@ -161,6 +161,9 @@ void dyt_bwd(const float *dy, const float *x, float *dx, const float *alpha, con
         free(acc);
         free(tot);
     }
+    double da = 0.0;
+    for (int64_t c = 0; c < C; ++c) da += (double)w[c] * out[2 * C + c];
+    out[3 * C] = da;
 }
 """
 
@@ -236,9 +239,14 @@ def _check(x: Tensor, name: str) -> None:
                         f"{x.device} (contiguous={x.is_contiguous()})")
 
 
+def _f32(t: Tensor) -> Tensor:
+    """t itself when already contiguous float32 (only its data pointer is used), else a float32 copy."""
+    return t if t.dtype == torch.float32 and t.is_contiguous() else t.detach().float().contiguous()
+
+
 def _params(c: int, weight: Tensor | None, bias: Tensor | None) -> tuple[Tensor, Tensor]:
-    w = torch.ones(c) if weight is None else weight.detach().float().contiguous()
-    b = torch.zeros(c) if bias is None else bias.detach().float().contiguous()
+    w = torch.ones(c) if weight is None else _f32(weight)
+    b = torch.zeros(c) if bias is None else _f32(bias)
     return w, b
 
 
@@ -253,7 +261,7 @@ def dyt_forward(x: Tensor, alpha: Tensor, weight: Tensor | None, bias: Tensor | 
     _check(x, "x")
     a_dim, c, b_dim = x.shape
     w, b = _params(c, weight, bias)
-    a = alpha.detach().float().contiguous()
+    a = _f32(alpha)
     y = torch.empty_like(x)
     lib.dyt_fwd(x.data_ptr(), y.data_ptr(), a.data_ptr(), w.data_ptr(), b.data_ptr(), a_dim, c, b_dim,
                 _threads(x.numel()))
@@ -274,12 +282,12 @@ def dyt_backward(dy: Tensor, x: Tensor, alpha: Tensor, weight: Tensor | None,
         raise ValueError(f"dyt_cpu: dy shape {tuple(dy.shape)} != x shape {tuple(x.shape)}")
     a_dim, c, b_dim = x.shape
     w, _ = _params(c, weight, None)
-    a = alpha.detach().float().contiguous()
+    a = _f32(alpha)
     dx = torch.empty_like(x)
-    sums = torch.zeros(3, c, dtype=torch.float64)  # (d_gamma, d_beta, d_alpha partials) per channel
+    sums = torch.zeros(3 * c + 1, dtype=torch.float64)  # d_gamma (C), d_beta (C), d_alpha_c (C), d_alpha
     lib.dyt_bwd(dy.data_ptr(), x.data_ptr(), dx.data_ptr(), a.data_ptr(), w.data_ptr(), a_dim, c, b_dim,
                 _threads(x.numel()), FLUSH_ROWS, sums.data_ptr())
-    dalpha = (sums[2] * w.double()).sum().float().reshape(1)
-    dweight = sums[0].float() if weight is not None else None
-    dbias = sums[1].float() if has_bias else None
-    return dx, dalpha, dweight, dbias
+    sums = sums.float()
+    dweight = sums[:c] if weight is not None else None
+    dbias = sums[c:2 * c] if has_bias else None
+    return dx, sums[3 * c:], dweight, dbias
