@@ -183,3 +183,15 @@ def test_native_inference_path_equals_autograd_path(channels_last, shape):
     assert torch.equal(no_grad, with_grad)
     expected = _equation64(*(t.detach().double() for t in (x, a, w, b)), channels_last)
     assert (no_grad.double() - expected).abs().max().item() < 1e-6 * (w.abs().max().item() + 1) + 1e-6
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("shape", [(5, 7, 48), (300, 256), (3, 33)])
+def test_native_streaming_store_path(monkeypatch, shape, threads):
+    """The AVX-512 streaming-store kernels (normally for outputs >= 8 MiB; threshold lowered here), and the
+    fallback when C % 16 != 0, against the float64 equation."""
+    monkeypatch.setattr(dyt_cpu, "STREAM_MIN_BYTES", 0)
+    lib = dyt_cpu._library()
+    x = torch.empty(*shape[:-1], shape[-1])
+    assert dyt_cpu._stream(lib, x.reshape(-1, shape[-1], 1)) == (lib.has_stream and shape[-1] % 16 == 0)
+    _check_against_float64(*_inputs(shape, True, seed=3), True, threads=threads)

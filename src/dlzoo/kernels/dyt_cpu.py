@@ -37,9 +37,13 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-__all__ = ["FLUSH_ROWS", "available", "dyt_backward", "dyt_forward", "library_path"]
+__all__ = ["FLUSH_ROWS", "STREAM_MIN_BYTES", "available", "dyt_backward", "dyt_forward", "library_path"]
 
 FLUSH_ROWS = 64
+# outputs at least this large use streaming stores (AVX-512 builds, channels-last, C % 16 == 0): they would
+# not stay in cache anyway, and skipping the read-for-ownership saves a third of the write traffic
+# (measured ~10% forward, ~15% backward at (64*197, 384); the consumer then reads y from memory).
+STREAM_MIN_BYTES = 8 << 20
 
 _SOURCE = r"""
 #include <stdint.h>
@@ -165,6 +169,97 @@ void dyt_bwd(const float *dy, const float *x, float *dx, const float *alpha, con
     for (int64_t c = 0; c < C; ++c) da += (double)w[c] * out[2 * C + c];
     out[3 * C] = da;
 }
+
+/* ---- AVX-512, channels-last, C % 16 == 0, 64-byte aligned outputs: the same math with streaming
+   (non-temporal) stores of y / dx, which skip the read-for-ownership of the output lines (the output is
+   then not left in cache: used for tensors larger than the caches). ---- */
+#ifdef __AVX512F__
+#include <immintrin.h>
+int dyt_has_stream(void) { return 1; }
+
+static inline __m512 tanh_rat16(__m512 z) {  /* tanh_rat on 16 lanes, same operations */
+    z = _mm512_min_ps(_mm512_set1_ps(9.0f), _mm512_max_ps(_mm512_set1_ps(-9.0f), z));  /* NaN stays */
+    __m512 u = _mm512_mul_ps(z, z);
+    __m512 p = _mm512_fmadd_ps(u, _mm512_set1_ps(1.3354040195397828e-08f),
+                               _mm512_set1_ps(2.0608732521028054e-05f));
+    p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(0.003495572392305635f));
+    p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(0.13381014546075426f));
+    p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(0.9999999797078325f));
+    __m512 q = _mm512_fmadd_ps(u, _mm512_set1_ps(7.776330897043469e-07f),
+                               _mm512_set1_ps(0.00032856049718721293f));
+    q = _mm512_fmadd_ps(q, u, _mm512_set1_ps(0.02587692887910728f));
+    q = _mm512_fmadd_ps(q, u, _mm512_set1_ps(0.4671433024490088f));
+    q = _mm512_fmadd_ps(q, u, _mm512_set1_ps(1.0f));
+    return _mm512_div_ps(_mm512_mul_ps(z, p), q);
+}
+
+void dyt_fwd_stream(const float *x, float *y, const float *alpha, const float *w, const float *b,
+                    int64_t A, int64_t C, int nthreads) {
+    const __m512 va = _mm512_set1_ps(alpha[0]);
+    #pragma omp parallel num_threads(nthreads)
+    {
+        int64_t lo, hi;
+        row_range(A, &lo, &hi);
+        for (int64_t r = lo; r < hi; ++r) {
+            const float *xr = x + r * C;
+            float *yr = y + r * C;
+            for (int64_t c = 0; c < C; c += 16) {
+                __m512 t = tanh_rat16(_mm512_mul_ps(va, _mm512_loadu_ps(xr + c)));
+                _mm512_stream_ps(yr + c, _mm512_fmadd_ps(_mm512_loadu_ps(w + c), t, _mm512_loadu_ps(b + c)));
+            }
+        }
+        _mm_sfence();
+    }
+}
+
+void dyt_bwd_stream(const float *dy, const float *x, float *dx, const float *alpha, const float *w,
+                    int64_t A, int64_t C, int nthreads, int flush_rows, double *out) {
+    const float a = alpha[0];
+    const __m512 va = _mm512_set1_ps(a), one = _mm512_set1_ps(1.0f);
+    #pragma omp parallel num_threads(nthreads)
+    {
+        float *acc = (float *)calloc(4 * C, sizeof(float));
+        double *tot = (double *)calloc(3 * C, sizeof(double));
+        float *sg = acc, *sb = acc + C, *sa = acc + 2 * C, *wa = acc + 3 * C;
+        for (int64_t c = 0; c < C; ++c) wa[c] = w[c] * a;
+        int64_t lo, hi;
+        row_range(A, &lo, &hi);
+        for (int64_t r0 = lo; r0 < hi; r0 += flush_rows) {
+            int64_t r1 = r0 + flush_rows < hi ? r0 + flush_rows : hi;
+            for (int64_t r = r0; r < r1; ++r) {
+                const float *xr = x + r * C, *gr = dy + r * C;
+                float *dxr = dx + r * C;
+                for (int64_t c = 0; c < C; c += 16) {
+                    __m512 xv = _mm512_loadu_ps(xr + c), g = _mm512_loadu_ps(gr + c);
+                    __m512 t = tanh_rat16(_mm512_mul_ps(va, xv));
+                    __m512 gs = _mm512_mul_ps(g, _mm512_fnmadd_ps(t, t, one));  /* dy (1 - t^2) */
+                    _mm512_stream_ps(dxr + c, _mm512_mul_ps(gs, _mm512_loadu_ps(wa + c)));
+                    _mm512_storeu_ps(sg + c, _mm512_fmadd_ps(g, t, _mm512_loadu_ps(sg + c)));
+                    _mm512_storeu_ps(sb + c, _mm512_add_ps(g, _mm512_loadu_ps(sb + c)));
+                    _mm512_storeu_ps(sa + c, _mm512_fmadd_ps(gs, xv, _mm512_loadu_ps(sa + c)));
+                }
+            }
+            for (int64_t k = 0; k < 3 * C; ++k) { tot[k] += acc[k]; acc[k] = 0.0f; }
+        }
+        _mm_sfence();
+        #pragma omp critical
+        for (int64_t k = 0; k < 3 * C; ++k) out[k] += tot[k];
+        free(acc);
+        free(tot);
+    }
+    double da = 0.0;
+    for (int64_t c = 0; c < C; ++c) da += (double)w[c] * out[2 * C + c];
+    out[3 * C] = da;
+}
+#else
+int dyt_has_stream(void) { return 0; }
+void dyt_fwd_stream(const float *x, float *y, const float *alpha, const float *w, const float *b,
+                    int64_t A, int64_t C, int nthreads) { dyt_fwd(x, y, alpha, w, b, A, C, 1, nthreads); }
+void dyt_bwd_stream(const float *dy, const float *x, float *dx, const float *alpha, const float *w,
+                    int64_t A, int64_t C, int nthreads, int flush_rows, double *out) {
+    dyt_bwd(dy, x, dx, alpha, w, A, C, 1, nthreads, flush_rows, out);
+}
+#endif
 """
 
 _FLAGS = ["-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-fno-math-errno", "-x", "c"]
@@ -225,6 +320,12 @@ def _library() -> ctypes.CDLL | None:
     lib.dyt_fwd.restype = None
     lib.dyt_bwd.argtypes = [p, p, p, p, p, i64, i64, i64, ctypes.c_int, ctypes.c_int, p]
     lib.dyt_bwd.restype = None
+    lib.dyt_fwd_stream.argtypes = [p, p, p, p, p, i64, i64, ctypes.c_int]
+    lib.dyt_fwd_stream.restype = None
+    lib.dyt_bwd_stream.argtypes = [p, p, p, p, p, i64, i64, ctypes.c_int, ctypes.c_int, p]
+    lib.dyt_bwd_stream.restype = None
+    lib.dyt_has_stream.restype = ctypes.c_int
+    lib.has_stream = bool(lib.dyt_has_stream())
     return lib
 
 
@@ -250,6 +351,13 @@ def _params(c: int, weight: Tensor | None, bias: Tensor | None) -> tuple[Tensor,
     return w, b
 
 
+def _stream(lib: ctypes.CDLL, out: Tensor) -> bool:
+    """Streaming stores for channels-last outputs larger than STREAM_MIN_BYTES (aligned rows only)."""
+    a_dim, c, b_dim = out.shape
+    return (lib.has_stream and b_dim == 1 and c % 16 == 0 and out.data_ptr() % 64 == 0
+            and out.numel() * 4 >= STREAM_MIN_BYTES)
+
+
 def _threads(numel: int) -> int:
     return 1 if numel < 65536 else torch.get_num_threads()  # a parallel region costs a few microseconds
 
@@ -263,8 +371,12 @@ def dyt_forward(x: Tensor, alpha: Tensor, weight: Tensor | None, bias: Tensor | 
     w, b = _params(c, weight, bias)
     a = _f32(alpha)
     y = torch.empty_like(x)
-    lib.dyt_fwd(x.data_ptr(), y.data_ptr(), a.data_ptr(), w.data_ptr(), b.data_ptr(), a_dim, c, b_dim,
-                _threads(x.numel()))
+    if _stream(lib, y):
+        lib.dyt_fwd_stream(x.data_ptr(), y.data_ptr(), a.data_ptr(), w.data_ptr(), b.data_ptr(), a_dim, c,
+                           _threads(x.numel()))
+    else:
+        lib.dyt_fwd(x.data_ptr(), y.data_ptr(), a.data_ptr(), w.data_ptr(), b.data_ptr(), a_dim, c, b_dim,
+                    _threads(x.numel()))
     return y
 
 
@@ -285,8 +397,12 @@ def dyt_backward(dy: Tensor, x: Tensor, alpha: Tensor, weight: Tensor | None,
     a = _f32(alpha)
     dx = torch.empty_like(x)
     sums = torch.zeros(3 * c + 1, dtype=torch.float64)  # d_gamma (C), d_beta (C), d_alpha_c (C), d_alpha
-    lib.dyt_bwd(dy.data_ptr(), x.data_ptr(), dx.data_ptr(), a.data_ptr(), w.data_ptr(), a_dim, c, b_dim,
-                _threads(x.numel()), FLUSH_ROWS, sums.data_ptr())
+    if _stream(lib, dx):
+        lib.dyt_bwd_stream(dy.data_ptr(), x.data_ptr(), dx.data_ptr(), a.data_ptr(), w.data_ptr(), a_dim, c,
+                           _threads(x.numel()), FLUSH_ROWS, sums.data_ptr())
+    else:
+        lib.dyt_bwd(dy.data_ptr(), x.data_ptr(), dx.data_ptr(), a.data_ptr(), w.data_ptr(), a_dim, c, b_dim,
+                    _threads(x.numel()), FLUSH_ROWS, sums.data_ptr())
     sums = sums.float()
     dweight = sums[:c] if weight is not None else None
     dbias = sums[c:2 * c] if has_bias else None
