@@ -188,7 +188,7 @@ def test_native_inference_path_equals_autograd_path(channels_last, shape):
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("shape", [(5, 7, 48), (300, 256), (3, 33)])
 def test_native_streaming_store_path(monkeypatch, shape, threads):
-    """The AVX-512 streaming-store kernels (normally for outputs >= 8 MiB; threshold lowered here), and the
+    """The AVX-512 streaming-store kernels (opt-in, off by default; threshold lowered here), and the
     fallback when C % 16 != 0, against the float64 equation."""
     monkeypatch.setattr(dyt_cpu, "STREAM_MIN_BYTES", 0)
     lib = dyt_cpu._library()

@@ -13,8 +13,8 @@ Why a native kernel: inductor cannot write dx and the column sums over A in one 
 over (dy, x)), so the compiled backward reads the inputs twice. Here each OpenMP thread takes a contiguous
 range of rows, writes dx and accumulates the three per-channel sums in private float32 arrays, flushed to
 float64 every :data:`FLUSH_ROWS` rows; the per-thread partials are reduced at the end (float64).
-On AVX-512 machines, channels-last outputs of at least :data:`STREAM_MIN_BYTES` with C % 16 == 0 are
-written with streaming stores (same arithmetic, explicit intrinsics).
+Optional (off by default, see :data:`STREAM_MIN_BYTES`): AVX-512 kernels writing y / dx with streaming
+stores (same arithmetic, explicit intrinsics).
 
 Measured (``benchmarks/results/norms*.md``, 2-core AMD EPYC VM): the forward runs at ~1.0-1.2x a copy,
 the backward is bound by the arithmetic (~0.55 ns per element per core), not by memory.
@@ -46,10 +46,11 @@ from torch import Tensor
 __all__ = ["FLUSH_ROWS", "STREAM_MIN_BYTES", "available", "dyt_backward", "dyt_forward", "library_path"]
 
 FLUSH_ROWS = 64
-# outputs at least this large use streaming stores (AVX-512 builds, channels-last, C % 16 == 0): they would
-# not stay in cache anyway, and skipping the read-for-ownership saves a third of the write traffic
-# (measured ~10% forward, ~15% backward at (64*197, 384); the consumer then reads y from memory).
-STREAM_MIN_BYTES = 8 << 20
+# Outputs at least this large use streaming stores (AVX-512 builds, channels-last, C % 16 == 0). Off by
+# default: with preallocated outputs they saved ~10% forward / ~15% backward at (64*197, 384), but through
+# nn.DyT (fresh outputs, which the allocator hands back still cached) they were slower (fwd+bwd 3.4 vs 2.9
+# ms at 2 threads, 13.2 vs 11.0 ms at 1) and equal at (4096, 4096). Opt in: DLZOO_DYT_STREAM_MIN_BYTES.
+STREAM_MIN_BYTES = int(os.environ.get("DLZOO_DYT_STREAM_MIN_BYTES", str(1 << 62)))
 
 _SOURCE = r"""
 #include <stdint.h>
