@@ -12,14 +12,13 @@ explicit softmax(QK^T/sqrt(d))V / x @ W.T math instead of torch's fused kernels.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 import dlzoo
+from dlzoo.bench.report import environment, write_results
 from dlzoo.bench.timing import time_interleaved
 from dlzoo.nn import Attention, Linear, Mlp, MultiheadAttention, scaled_dot_product_attention
 
@@ -107,27 +106,18 @@ def main() -> None:
                      "ratio": times["ours"] / times["ref"]})
         print(f"{name:<58} {rows[-1]['ours_ms']:9.3f} {rows[-1]['ref_ms']:9.3f} {rows[-1]['ratio']:6.2f}",
               flush=True)
-    meta = {"device": args.device, "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "machine": platform.machine(), "rounds": args.rounds,
-            "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"attention_{args.device}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    meta = environment(args.device, rounds=args.rounds)
     where = meta["gpu"] or f"{meta['threads']} threads"
-    lines = [
-        f"# transformer layers vs torch ({args.device}, {where}, torch {torch.__version__})",
-        "",
-        "| case (forward + backward) | ours (ms) | reference (ms) | ours / reference |",
-        "| --- | ---: | ---: | ---: |",
-    ]
-    lines += [f"| {r['case']} | {r['ours_ms']:.3f} | {r['ref_ms']:.3f} | {r['ratio']:.2f} |" for r in rows]
-    lines += [
-        "",
-        "Reference = the torch module/function with the same weights, except rows saying 'X vs Y', where",
-        "both columns are our model (X in 'ours', Y in 'reference'). Medians of interleaved rounds; the CPU",
-        "machine was shared with other jobs, so timings are noisy.",
-    ]
-    (RESULTS / f"attention_{args.device}.md").write_text("\n".join(lines) + "\n")
-
+    write_results(
+        RESULTS / f"attention_{args.device}",
+        f"transformer layers vs torch ({args.device}, {where}, torch {torch.__version__})",
+        [("case (forward + backward)", "case", "{}"), ("ours (ms)", "ours_ms", "{:.3f}"),
+         ("reference (ms)", "ref_ms", "{:.3f}"), ("ours / reference", "ratio", "{:.2f}")],
+        rows, meta,
+        notes=["Reference = the torch module/function with the same weights, except rows saying 'X vs Y',",
+               "where both columns are our model (X in 'ours', Y in 'reference'). Medians of interleaved",
+               "rounds; the machine may be shared with other jobs, so timings are noisy."],
+    )
 
 if __name__ == "__main__":
     main()

@@ -11,13 +11,12 @@ the explicit unfold/einsum math instead of torch's fused kernels. Writes
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 from pathlib import Path
 
 import torch
 
 import dlzoo
+from dlzoo.bench.report import environment, write_results
 from dlzoo.bench.timing import time_interleaved
 from dlzoo.nn import AvgPool2d, Conv2d, ConvTranspose2d, MaxPool2d
 
@@ -87,29 +86,16 @@ def main() -> None:
             }
         )
         print(f"{name:<50} {rows[-1]['ours_ms']:9.3f} {rows[-1]['torch_ms']:9.3f} {rows[-1]['ratio']:6.2f}")
-    meta = {
-        "device": args.device,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "machine": platform.machine(),
-        "rounds": args.rounds,
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"conv_{args.device}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    lines = [
-        f"# conv / pooling vs torch ({args.device}, torch {torch.__version__}, {meta['threads']} threads)",
-        "",
-        "| case (forward + backward) | ours (ms) | torch (ms) | ours / torch |",
-        "| --- | ---: | ---: | ---: |",
-    ]
-    lines += [f"| {r['case']} | {r['ours_ms']:.3f} | {r['torch_ms']:.3f} | {r['ratio']:.2f} |" for r in rows]
-    lines += [
-        "",
-        "medians of interleaved rounds; shared machine, timings are noisy. The resnet18 row's",
-        "'torch' column is our own model on the fused path (ratio = cost of the explicit math).",
-    ]
-    (RESULTS / f"conv_{args.device}.md").write_text("\n".join(lines) + "\n")
-
+    meta = environment(args.device, rounds=args.rounds)
+    write_results(
+        RESULTS / f"conv_{args.device}",
+        f"conv / pooling vs torch ({args.device}, torch {torch.__version__}, {meta['threads']} threads)",
+        [("case (forward + backward)", "case", "{}"), ("ours (ms)", "ours_ms", "{:.3f}"),
+         ("torch (ms)", "torch_ms", "{:.3f}"), ("ours / torch", "ratio", "{:.2f}")],
+        rows, meta,
+        notes=["medians of interleaved rounds; shared machine, timings are noisy. The resnet18 row's",
+               "'torch' column is our own model on the fused path (ratio = cost of the explicit math)."],
+    )
 
 if __name__ == "__main__":
     main()

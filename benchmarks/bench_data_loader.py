@@ -13,14 +13,13 @@ Writes ``benchmarks/results/data_loader_cpu.json`` and ``.md``.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
 from torch.utils.data import TensorDataset as TorchTensorDataset
 
+from dlzoo.bench.report import environment, write_results
 from dlzoo.bench.timing import time_interleaved
 from dlzoo.data import BatchLoader, create_dataset
 
@@ -55,18 +54,14 @@ def main() -> None:
         rows.append({"input": f"digits train 1259x{tuple(ds.x.shape[1:])}, batch 64",
                      "torch_dataloader_ms": ref_t * 1e3, "dlzoo_batchloader_ms": ours_t * 1e3,
                      "ratio_ref_over_ours": ref_t / ours_t})
-    meta = {"torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.machine(),
-            "rounds": args.rounds, "note": "shared, loaded 2-core machine: timings are noisy"}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "data_loader_cpu.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
-    lines = ["| input | torch DataLoader (ms/epoch) | dlzoo BatchLoader (ms/epoch) | ratio (torch / ours) |",
-             "|---|---|---|---|"]
-    lines += [f"| {r['input']} | {r['torch_dataloader_ms']:.2f} | {r['dlzoo_batchloader_ms']:.2f} | "
-              f"{r['ratio_ref_over_ours']:.1f}x |" for r in rows]
-    lines.append(f"\n{meta}")
-    (RESULTS / "data_loader_cpu.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-
+    meta = environment(rounds=args.rounds, note="shared 2-core machine: timings are noisy")
+    print(write_results(
+        RESULTS / "data_loader_cpu", "whole-batch BatchLoader vs DataLoader(TensorDataset), CPU",
+        [("input", "input", "{}"), ("torch DataLoader (ms/epoch)", "torch_dataloader_ms", "{:.2f}"),
+         ("dlzoo BatchLoader (ms/epoch)", "dlzoo_batchloader_ms", "{:.2f}"),
+         ("ratio (torch / ours)", "ratio_ref_over_ours", "{:.1f}x")],
+        rows, meta, notes=[str(meta)],
+    ))
 
 if __name__ == "__main__":
     main()

@@ -10,13 +10,12 @@ Writes ``benchmarks/results/losses_clip_<device>.json`` and ``.md``.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from dlzoo.bench.report import environment, write_results
 from dlzoo.bench.timing import time_interleaved
 from dlzoo.losses import binary_cross_entropy_with_logits, cross_entropy, focal_loss
 from dlzoo.nn.mode import reference_mode
@@ -102,20 +101,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=15)
     args = ap.parse_args(argv)
     rows = bench_losses(args.device, args.rounds) + bench_clip(args.device, args.rounds)
-    gpu = torch.cuda.get_device_name() if args.device == "cuda" else None
-    env = {"device": args.device, "torch": torch.__version__, "threads": torch.get_num_threads(),
-           "machine": platform.machine(), "gpu": gpu,
-           "note": "medians of interleaved rounds; shared machine, timings are noisy"}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / f"losses_clip_{args.device}"
-    stem.with_suffix(".json").write_text(json.dumps({"env": env, "rows": rows}, indent=2) + "\n")
-    lines = [f"# losses + clipping vs torch ({args.device}, torch {torch.__version__}, "
-             f"{env['threads']} threads{', ' + env['gpu'] if env['gpu'] else ''})", "",
-             "| case | ours (ms) | torch (ms) | ours / torch |", "| --- | ---: | ---: | ---: |"]
-    lines += [f"| {r['case']} | {r['ours_ms']:.3f} | {r['torch_ms']:.3f} | {r['ratio']:.2f} |" for r in rows]
-    lines += ["", env["note"] + ".", ""]
-    stem.with_suffix(".md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    env = environment(args.device, rounds=args.rounds,
+                      note="medians of interleaved rounds; shared machine, timings are noisy")
+    gpu = f", {env['gpu']}" if env["gpu"] else ""
+    print(write_results(
+        RESULTS / f"losses_clip_{args.device}",
+        f"losses + clipping vs torch ({args.device}, torch {torch.__version__}, "
+        f"{env['threads']} threads{gpu})",
+        [("case", "case", "{}"), ("ours (ms)", "ours_ms", "{:.3f}"), ("torch (ms)", "torch_ms", "{:.3f}"),
+         ("ours / torch", "ratio", "{:.2f}")],
+        rows, env, notes=[env["note"] + "."],
+    ))
     return 0
 
 

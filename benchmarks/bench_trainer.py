@@ -14,13 +14,10 @@ Writes ``benchmarks/results/trainer_cpu.json`` and ``.md``.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import tempfile
 from pathlib import Path
 
-import torch
-
+from dlzoo.bench.report import environment, write_results
 from dlzoo.bench.timing import time_interleaved
 from dlzoo.optim.clip import clip_grad_norm_
 from dlzoo.train import load_config
@@ -61,19 +58,15 @@ def main() -> None:
         rows.append({"model": name, "bare_ms_per_epoch": times["bare loop"] * 1e3,
                      "trainer_ms_per_epoch": times["dlzoo Trainer"] * 1e3,
                      "ratio_trainer_over_bare": times["dlzoo Trainer"] / times["bare loop"]})
-    meta = {"torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.machine(),
-            "rounds": args.rounds, "note": "shared, loaded 2-core machine: timings are noisy; the Trainer "
-            "column includes one validation pass (269 images) per epoch"}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "trainer_cpu.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
-    lines = ["| model | bare loop (ms/epoch) | dlzoo Trainer (ms/epoch) | ratio (Trainer / bare) |",
-             "|---|---|---|---|"]
-    lines += [f"| {r['model']} | {r['bare_ms_per_epoch']:.1f} | {r['trainer_ms_per_epoch']:.1f} | "
-              f"{r['ratio_trainer_over_bare']:.2f} |" for r in rows]
-    lines.append(f"\n{meta}")
-    (RESULTS / "trainer_cpu.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-
+    meta = environment(rounds=args.rounds, note="shared 2-core machine: timings are noisy; the Trainer "
+                       "column includes one validation pass (269 images) per epoch")
+    print(write_results(
+        RESULTS / "trainer_cpu", "dlzoo Trainer vs a bare training loop, CPU",
+        [("model", "model", "{}"), ("bare loop (ms/epoch)", "bare_ms_per_epoch", "{:.1f}"),
+         ("dlzoo Trainer (ms/epoch)", "trainer_ms_per_epoch", "{:.1f}"),
+         ("ratio (Trainer / bare)", "ratio_trainer_over_bare", "{:.2f}")],
+        rows, meta, notes=[str(meta)],
+    ))
 
 if __name__ == "__main__":
     main()
