@@ -24,25 +24,17 @@ shrinks (132x132x116 -> 44x44x28 for the paper's network). Spatio-temporal data 
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from ..nn import BatchNorm3d, Conv3d, ConvTranspose3d, MaxPool3d, get_norm_layer
+from ..nn import Conv3d, ConvTranspose3d, MaxPool3d, get_norm_layer
+from ..nn.create_act import create_act
 from ..nn.factory import NormSpec
 from . import register_model
 
 __all__ = ["UNet3D"]
-
-
-def _norm_3d(norm_layer: NormSpec, norm_kwargs: dict[str, Any] | None):
-    """Channels-first norm maker for 5-D tensors; "batchnorm" means BatchNorm3d here."""
-    kw = dict(norm_kwargs or {})
-    if isinstance(norm_layer, str) and norm_layer.lower().replace("_", "") in ("batchnorm", "batchnorm3d"):
-        return functools.partial(BatchNorm3d, **kw)
-    return get_norm_layer(norm_layer, channels_first=True, **kw)
 
 
 class DoubleConv3d(nn.Sequential):
@@ -50,8 +42,8 @@ class DoubleConv3d(nn.Sequential):
 
     def __init__(self, in_ch: int, mid_ch: int, out_ch: int, norm, padding: int) -> None:
         super().__init__(
-            Conv3d(in_ch, mid_ch, 3, padding=padding), norm(mid_ch), nn.ReLU(),
-            Conv3d(mid_ch, out_ch, 3, padding=padding), norm(out_ch), nn.ReLU(),
+            Conv3d(in_ch, mid_ch, 3, padding=padding), norm(mid_ch), create_act("relu"),
+            Conv3d(mid_ch, out_ch, 3, padding=padding), norm(out_ch), create_act("relu"),
         )
 
 
@@ -82,7 +74,7 @@ class UNet3D(nn.Module):
             raise ValueError(f"UNet3D: depth must be >= 2 (one pooling step), got {depth}")
         if padding not in (0, 1):
             raise ValueError(f"UNet3D: padding must be 1 (same) or 0 (valid, as in the paper), got {padding}")
-        norm = _norm_3d(norm_layer, norm_kwargs)
+        norm = get_norm_layer(norm_layer, channels_first=True, spatial_dims=3, **(norm_kwargs or {}))
         self.in_channels, self.out_channels = in_channels, out_channels
         self.depth, self.padding = depth, padding
         b = base_channels

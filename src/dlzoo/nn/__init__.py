@@ -3,8 +3,10 @@
 from .activations import GELU, Hardsigmoid, Hardswish, LeakyReLU, ReLU, ReLU6, Sigmoid, SiLU, Tanh
 from .attention import Attention, MultiheadAttention, attention_weights, scaled_dot_product_attention
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormChannelsLast
+from .classifier import ClassifierHead, GlobalPool, create_fc
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .convert import NormConversionReport, convert_norm
+from .create_act import ACTIVATIONS, create_act, get_act_layer
 from .derf import Derf
 from .dyt import DyT
 from .embedding import ConvStem, PatchEmbed
@@ -30,11 +32,18 @@ from .pooling import (
     MaxPool2d,
     MaxPool3d,
 )
-from .regularization import Dropout, DropPath, drop_path
+from .regularization import Dropout, DropPath, drop_path, drop_path_rates
 from .squeeze_excite import CBAM, SqueezeExcite
 from .window_attention import WindowAttention
 
 __all__ = [
+    "ACTIVATIONS",
+    "ClassifierHead",
+    "create_act",
+    "create_fc",
+    "drop_path_rates",
+    "get_act_layer",
+    "GlobalPool",
     "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
     "AdaptiveAvgPool3d",

@@ -14,8 +14,8 @@ paper's formula written from tensor ops:
   ``relu6(x + 3) / 6`` and ``x * relu6(x + 3) / 6``.
 * Sigmoid ``1 / (1 + exp(-x))`` and Tanh.
 
-Shapes: any ``(*)`` -> same shape. :func:`resolve_act_layer` resolves a name/class to a layer class
-for models that take ``act_layer`` from configs.
+Shapes: any ``(*)`` -> same shape. Names (``act_layer="gelu"``) resolve through the one registry in
+:mod:`dlzoo.nn.create_act`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ __all__ = [
     "Hardsigmoid",
     "Sigmoid",
     "Tanh",
-    "resolve_act_layer",
 ]
 
 
@@ -148,33 +147,3 @@ class Hardswish(_Act):
         if use_fused():
             return F.hardswish(x, inplace=self.inplace)
         return x * (x + 3.0).clamp(0.0, 6.0) / 6.0
-
-
-_ACTS: dict[str, type[nn.Module]] = {
-    "relu": ReLU,
-    "relu6": ReLU6,
-    "leakyrelu": LeakyReLU,
-    "gelu": GELU,
-    "silu": SiLU,
-    "swish": SiLU,
-    "hardswish": Hardswish,
-    "hardsigmoid": Hardsigmoid,
-    "sigmoid": Sigmoid,
-    "tanh": Tanh,
-}
-
-
-def resolve_act_layer(spec: str | type[nn.Module] | None) -> type[nn.Module] | None:
-    """Resolve an activation name (case-insensitive, '-'/'_' ignored) or class to a layer class."""
-    if spec is None or isinstance(spec, type):
-        return spec
-    if isinstance(spec, str):
-        key = spec.lower().replace("-", "").replace("_", "")
-        if key in ("identity", "none"):
-            return nn.Identity
-        if key not in _ACTS:
-            raise KeyError(f"unknown activation {spec!r}; known: {', '.join(sorted(_ACTS))}")
-        return _ACTS[key]
-    if callable(spec):
-        return spec
-    raise TypeError(f"act_layer must be a name or a class, got {type(spec).__name__}")

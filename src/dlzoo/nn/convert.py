@@ -29,11 +29,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..registry import canonical_name
 from . import batchnorm as bn
 from . import groupnorm as gn
 from .derf import Derf
 from .dyt import DyT
-from .factory import NormSpec, get_norm_layer
+from .factory import NormSpec, get_norm_layer, norm_name
 from .norms import LayerNorm, LayerNorm2d, RMSNorm
 from .norms_extra import BandRMS, PartialRMSNorm
 
@@ -97,7 +98,7 @@ def _source_classes(source: str | type | tuple[type, ...] | None) -> tuple[type,
     if source is None:
         return tuple(cls for classes in NORM_SOURCES.values() for cls in classes)
     if isinstance(source, str):
-        key = source.lower().replace("-", "").replace("_", "")
+        key = canonical_name(source)
         if key not in NORM_SOURCES:
             raise KeyError(f"convert_norm: unknown source {source!r}; known: {sorted(NORM_SOURCES)}")
         return NORM_SOURCES[key]
@@ -129,14 +130,14 @@ def _layout(module: nn.Module) -> tuple[int, bool]:
     raise ValueError(f"{type(module).__name__} has no known channel layout")
 
 
-def _rank_matched_batchnorm(to: NormSpec, source: nn.Module, channels_first: bool) -> type | None:
-    """'batchnorm' -> the BatchNorm of the source's rank (a BatchNorm1d/3d stays 1d/3d)."""
-    if not (isinstance(to, str) and to.lower().replace("_", "") == "batchnorm" and channels_first):
-        return None
-    for torch_cls, ours in ((nn.BatchNorm1d, bn.BatchNorm1d), (nn.BatchNorm3d, bn.BatchNorm3d)):
-        if isinstance(source, (torch_cls, ours)):
-            return ours
-    return None
+def _spatial_dims(module: nn.Module) -> int:
+    """Spatial rank a channels-first source layer works on (BatchNorm1d/3d -> 1/3, otherwise 2), so that a
+    "batchnorm" target matches it."""
+    if isinstance(module, (nn.BatchNorm1d, bn.BatchNorm1d)):
+        return 1
+    if isinstance(module, (nn.BatchNorm3d, bn.BatchNorm3d, nn.InstanceNorm3d)):
+        return 3
+    return 2
 
 
 def _copy_affine(src: nn.Module, dst: nn.Module) -> tuple[str, ...]:
@@ -181,6 +182,7 @@ def convert_norm(
         A :class:`NormConversionReport`; ``report.module`` is the converted model.
     """
     classes = _source_classes(source)
+    norm_name(to)  # an unknown target name fails here, not as a skipped layer
     if isinstance(include, str):
         pattern = include
         include = lambda name, _layer: fnmatch.fnmatch(name, pattern)  # noqa: E731
@@ -189,10 +191,8 @@ def convert_norm(
     def convert_one(name: str, layer: nn.Module) -> nn.Module:
         try:
             num_features, channels_first = _layout(layer)
-            target_cls = _rank_matched_batchnorm(to, layer, channels_first)
-            make = target_cls if target_cls is not None else get_norm_layer(
-                to, channels_first=channels_first, **kw)
-            new = make(num_features, **kw) if target_cls is not None else make(num_features)
+            new = get_norm_layer(to, channels_first=channels_first, spatial_dims=_spatial_dims(layer),
+                                 **kw)(num_features)
         except (ValueError, TypeError) as err:
             report.skipped.append((name, str(err)))
             return layer

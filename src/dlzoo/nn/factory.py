@@ -2,16 +2,25 @@
 
 Every norm builder is registered in :data:`NORMS` as ``builder(num_features, *, channels_first=False,
 **kw) -> nn.Module``. ``channels_first=True`` asks for the variant that normalizes dim 1 of an
-(N, C, *spatial) tensor (what convnets need); builders without one raise ``ValueError``.
+(N, C, *spatial) tensor (what convnets need); builders without one raise ``ValueError``. Builders whose
+class depends on the input rank also take ``spatial_dims`` (BatchNorm1d/2d/3d). This is the one norm
+resolver of dlzoo: models, ``convert_norm`` and configs all go through :func:`get_norm_layer`.
 
-    create_norm("dyt", 384)                       # DyT(384)
+    create_norm("dyt", 384)                            # DyT(384)
     create_norm("layernorm", 96, channels_first=True)  # LayerNorm2d(96)
-    make = get_norm_layer("rmsnorm"); make(64)    # a callable models keep and call per layer
+    create_norm("batch-norm", 32, channels_first=True, spatial_dims=3)  # BatchNorm3d(32)
+    make = get_norm_layer("rmsnorm"); make(64)         # a callable models keep and call per layer
+    get_norm_layer(DyT, channels_first=True)(64)       # a dlzoo class routes through its builder too:
+                                                       # DyT(64, channels_last=False)
+
+Per-family defaults are data, not code: a model passes e.g. ``defaults={"layernorm": {"eps": 1e-6}}``
+(ConvNeXt) and they apply only when that norm is the one resolved, under the caller's own kwargs.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +28,7 @@ from typing import Any
 from torch import nn
 
 from ..registry import Registry
-from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNormChannelsLast
+from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormChannelsLast
 from .derf import Derf
 from .dyt import DyT
 from .groupnorm import GroupNorm, GroupNormChannelsLast, InstanceNorm2d, LocalResponseNorm
@@ -31,7 +40,7 @@ __all__ = ["NORMS", "create_norm", "get_norm_layer", "NormSpec"]
 NormBuilder = Callable[..., nn.Module]
 NormSpec = str | type | functools.partial | Callable[..., nn.Module] | None
 
-NORMS: Registry[NormBuilder] = Registry("norm")
+NORMS: Registry[NormBuilder] = Registry("norm", loose_names=True)
 
 
 def _no_channels_first(name: str) -> None:
@@ -58,10 +67,17 @@ def _dyt(num_features: int, *, channels_first: bool = False, **kw: Any) -> nn.Mo
 
 
 @NORMS.register("batchnorm", family="norm", paper="Batch Normalization", year=2015, arxiv="1502.03167")
-def _batchnorm(num_features: int, *, channels_first: bool = False, **kw: Any) -> nn.Module:
-    """BatchNorm2d for (N, C, H, W); channels-last (*, C) token tensors get per-channel statistics over
-    every leading dim (:class:`BatchNormChannelsLast`, BatchNorm1d's parameters and buffers)."""
-    return BatchNorm2d(num_features, **kw) if channels_first else BatchNormChannelsLast(num_features, **kw)
+def _batchnorm(num_features: int, *, channels_first: bool = False, spatial_dims: int = 2,
+               **kw: Any) -> nn.Module:
+    """BatchNorm1d/2d/3d for (N, C, *spatial) by ``spatial_dims``; channels-last (*, C) token tensors get
+    per-channel statistics over every leading dim (:class:`BatchNormChannelsLast`, BatchNorm1d's
+    parameters and buffers)."""
+    if not channels_first:
+        return BatchNormChannelsLast(num_features, **kw)
+    classes = {1: BatchNorm1d, 2: BatchNorm2d, 3: BatchNorm3d}
+    if spatial_dims not in classes:
+        raise ValueError(f"norm 'batchnorm': spatial_dims must be 1, 2 or 3, got {spatial_dims!r}")
+    return classes[spatial_dims](num_features, **kw)
 
 
 @NORMS.register("batchnorm1d", family="norm", paper="Batch Normalization", year=2015, arxiv="1502.03167")
@@ -136,22 +152,71 @@ def _logitnorm(num_features: int, *, channels_first: bool = False, **kw: Any) ->
     return LogitNorm(dim=1 if channels_first else -1, **kw)
 
 
-def create_norm(name: NormSpec, num_features: int, *, channels_first: bool = False, **kw: Any) -> nn.Module:
+# dlzoo norm classes -> their registered builder, so a class or partial given as ``norm_layer`` gets the
+# layout the call site asks for (``channels_first``) instead of the class's own default
+_BUILDER_OF_CLASS: dict[type, str] = {
+    LayerNorm: "layernorm", LayerNorm2d: "layernorm", RMSNorm: "rmsnorm", DyT: "dyt", Derf: "derf",
+    BandRMS: "bandrms", BatchNorm2d: "batchnorm", BatchNormChannelsLast: "batchnorm",
+    GroupNormChannelsLast: "groupnorm", PartialRMSNorm: "prmsnorm",
+}
+_LAYOUT_KWARGS = ("channels_last",)
+
+
+def create_norm(name: NormSpec, num_features: int, *, channels_first: bool = False, spatial_dims: int = 2,
+                **kw: Any) -> nn.Module:
     """Build one norm layer for ``num_features`` channels from a name, class or partial."""
-    return get_norm_layer(name, channels_first=channels_first, **kw)(num_features)
+    return get_norm_layer(name, channels_first=channels_first, spatial_dims=spatial_dims, **kw)(num_features)
 
 
-def get_norm_layer(spec: NormSpec, *, channels_first: bool = False, **kw: Any) -> Callable[[int], nn.Module]:
+def norm_name(spec: NormSpec) -> str | None:
+    """The registered name ``spec`` resolves to (``"Batch-Norm"`` -> ``"batchnorm"``, ``DyT`` -> ``"dyt"``),
+    ``"identity"`` for no norm, ``None`` for a class or callable outside the registry."""
+    if spec is None or (isinstance(spec, str) and spec.lower() in ("identity", "none")):
+        return "identity"
+    if isinstance(spec, str):
+        return NORMS.resolve(spec)
+    func = spec.func if isinstance(spec, functools.partial) else spec
+    return _BUILDER_OF_CLASS.get(func) if isinstance(func, type) else None
+
+
+def get_norm_layer(
+    spec: NormSpec,
+    *,
+    channels_first: bool = False,
+    spatial_dims: int = 2,
+    defaults: dict[str, dict[str, Any]] | None = None,
+    **kw: Any,
+) -> Callable[[int], nn.Module]:
     """Resolve ``spec`` to a callable ``make(num_features) -> nn.Module``.
 
-    ``spec`` is a registered name (case-insensitive, '-'/'_' ignored), a class or partial taking the
-    channel count first, or ``None``/``"identity"`` for no normalization.
+    Args:
+        spec: a registered name (case, ``-`` and ``_`` ignored), a class or partial taking the channel
+            count first, or ``None`` / ``"identity"`` for no normalization. dlzoo's own norm classes (and
+            partials of them) go through their registered builder, so ``channels_first`` is honoured:
+            ``get_norm_layer(DyT, channels_first=True)`` builds a channels-first DyT.
+        channels_first: normalize dim 1 of (N, C, *spatial) instead of the last dim.
+        spatial_dims: number of spatial dims of channels-first inputs (BatchNorm1d/2d/3d).
+        defaults: per-norm default kwargs of the calling family, keyed by registered name, e.g.
+            ``{"layernorm": {"eps": 1e-6}}``; used only for that norm and under ``kw``.
+        **kw: forwarded to the norm's constructor.
     """
-    if spec is None or (isinstance(spec, str) and spec.lower() in ("identity", "none")):
+    name = norm_name(spec)
+    if name == "identity":
         return lambda num_features: nn.Identity()
-    if isinstance(spec, str):
-        key = spec.lower().replace("-", "").replace("_", "")
-        builder = NORMS.get(key)
+    kw = {**(defaults or {}).get(name, {}), **kw} if name is not None else kw
+    if name is not None:
+        if isinstance(spec, functools.partial):
+            if spec.args:
+                raise TypeError(f"norm_layer partial {spec!r}: give its arguments as keywords")
+            kw = {**spec.keywords, **kw}
+        for key in _LAYOUT_KWARGS:
+            if key in kw and bool(value := kw.pop(key)) == channels_first:
+                layout = "channels-first" if channels_first else "channels-last"
+                raise ValueError(f"norm_layer {spec!r}: {key}={value} contradicts the {layout} layout "
+                                 "needed here")
+        builder = NORMS.get(name)
+        if "spatial_dims" in inspect.signature(builder).parameters:
+            kw["spatial_dims"] = spatial_dims
         return lambda num_features: builder(num_features, channels_first=channels_first, **kw)
     if callable(spec):
         return functools.partial(spec, **kw) if kw else spec

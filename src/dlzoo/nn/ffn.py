@@ -14,41 +14,14 @@ Shapes: ``(*, in_features)`` -> ``(*, out_features)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from torch import Tensor, nn
 
+from .create_act import ActSpec, create_act
 from .factory import NormSpec, get_norm_layer
 from .linear import Identity, Linear
 from .regularization import Dropout
 
-__all__ = ["Mlp", "SwiGLU", "get_act_layer"]
-
-_ACTS: dict[str, Callable[[], nn.Module]] = {
-    "gelu": nn.GELU,
-    "gelu_tanh": lambda: nn.GELU(approximate="tanh"),
-    "relu": nn.ReLU,
-    "silu": nn.SiLU,
-    "swish": nn.SiLU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
-    "identity": Identity,
-}
-
-ActSpec = str | Callable[[], nn.Module]
-
-
-def get_act_layer(spec: ActSpec) -> Callable[[], nn.Module]:
-    """Resolve an activation name (``"gelu"``, ``"relu"``, ``"silu"``, ...) or class to a constructor."""
-    if isinstance(spec, str):
-        key = spec.lower()
-        if key not in _ACTS:
-            raise ValueError(f"unknown activation {spec!r}; expected one of {sorted(_ACTS)}")
-        return _ACTS[key]
-    if callable(spec):
-        return spec
-    raise TypeError(f"act_layer must be a name or a class, got {type(spec).__name__}")
-
+__all__ = ["Mlp", "SwiGLU"]
 
 def _pair(drop: float | tuple[float, float]) -> tuple[float, float]:
     return (drop, drop) if isinstance(drop, (int, float)) else (drop[0], drop[1])
@@ -78,7 +51,7 @@ class _FeedForward(nn.Module):
         self.in_features = in_features
         for name in fc1_names:
             self.add_module(name, Linear(in_features, hidden_features, bias=bias))
-        self.act = get_act_layer(act_layer)()
+        self.act = create_act(act_layer)
         self.drop1 = Dropout(drop1)
         self.norm = get_norm_layer(norm_layer)(hidden_features) if norm_layer is not None else Identity()
         self.fc2 = Linear(hidden_features, out_features, bias=bias)
@@ -105,7 +78,7 @@ class Mlp(_FeedForward):
         in_features: int,
         hidden_features: int | None = None,
         out_features: int | None = None,
-        act_layer: ActSpec = nn.GELU,
+        act_layer: ActSpec = "gelu",
         norm_layer: NormSpec = None,
         bias: bool = True,
         drop: float | tuple[float, float] = 0.0,
@@ -126,7 +99,7 @@ class SwiGLU(_FeedForward):
         in_features: int,
         hidden_features: int | None = None,
         out_features: int | None = None,
-        act_layer: ActSpec = nn.SiLU,
+        act_layer: ActSpec = "silu",
         norm_layer: NormSpec = None,
         bias: bool = True,
         drop: float | tuple[float, float] = 0.0,

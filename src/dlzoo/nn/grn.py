@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .channel_affine import check_positive_int, upcast
 from .factory import NORMS
 from .mode import use_fused
 
@@ -38,7 +39,7 @@ class GlobalResponseNorm(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        self.dim = dim
+        self.dim = check_positive_int("GlobalResponseNorm", "dim", dim)
         self.eps = eps
         self.channels_last = channels_last
         factory = {"device": device, "dtype": dtype}
@@ -58,13 +59,14 @@ class GlobalResponseNorm(nn.Module):
         shape = [1] * x.dim()
         shape[channel_dim] = self.dim
         gamma, beta = self.weight.view(shape), self.bias.view(shape)
+        xf = upcast(x)  # float32 for half inputs: a float16 sum of squares / L2 norm overflows
         if use_fused():
-            g = torch.linalg.vector_norm(x, ord=2, dim=spatial, keepdim=True)  # (N, 1.., C) Eq. 1
+            g = torch.linalg.vector_norm(xf, ord=2, dim=spatial, keepdim=True)  # (N, 1.., C) Eq. 1
             n = g / (g.mean(dim=channel_dim, keepdim=True) + self.eps)  # Eq. 2
-            return torch.addcmul(beta, gamma, x * n) + x  # Eq. 3
-        g = x.pow(2).sum(dim=spatial, keepdim=True).sqrt()  # Eq. 1
+            return (torch.addcmul(beta, gamma, xf * n) + xf).to(x.dtype)  # Eq. 3
+        g = xf.pow(2).sum(dim=spatial, keepdim=True).sqrt()  # Eq. 1
         n = g / (g.mean(dim=channel_dim, keepdim=True) + self.eps)  # Eq. 2
-        return gamma * (x * n) + beta + x  # Eq. 3
+        return (gamma * (xf * n) + beta + xf).to(x.dtype)  # Eq. 3
 
     def extra_repr(self) -> str:
         return f"{self.dim}, eps={self.eps}, channels_last={self.channels_last}"

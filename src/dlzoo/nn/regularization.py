@@ -13,9 +13,15 @@
       training: y_b = x_b * m_b / keep_prob,  m_b ~ Bernoulli(keep_prob) once per sample b;  eval: y = x
 
   Shapes: ``(B, *)`` -> same shape; the mask has shape ``(B, 1, ..., 1)``.
+
+  The paper's linear decay rule over the L blocks of a network, ``p_l = l / (L - 1) * p_max`` for
+  l = 0..L-1 (first block kept, last dropped with ``p_max``), is :func:`drop_path_rates`, the one schedule
+  every model uses.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +29,7 @@ from torch import Tensor, nn
 
 from .mode import use_fused
 
-__all__ = ["Dropout", "DropPath", "drop_path"]
+__all__ = ["Dropout", "DropPath", "drop_path", "drop_path_rates"]
 
 
 def _check_p(layer: str, p: float) -> float:
@@ -89,3 +95,27 @@ class DropPath(nn.Module):
 
     def extra_repr(self) -> str:
         return f"drop_prob={self.drop_prob:.3f}"
+
+
+def drop_path_rates(max_rate: float, depths: int | Sequence[int]) -> list[float] | list[list[float]]:
+    """Stochastic-depth rates rising linearly from 0 to ``max_rate`` over all blocks (Huang et al. 2016).
+
+    ``depths`` is the block count (returns one rate per block) or the per-stage block counts (returns
+    the same flat schedule split into one list per stage, as hierarchical models need). Plain floats, so
+    models build under ``torch.device("meta")``.
+
+    >>> drop_path_rates(0.2, 3)
+    [0.0, 0.1, 0.2]
+    >>> drop_path_rates(0.2, [1, 2])
+    [[0.0], [0.1, 0.2]]
+    """
+    _check_p("drop_path_rates", max_rate)
+    total = depths if isinstance(depths, int) else sum(depths)
+    flat = [max_rate * k / (total - 1) if total > 1 else 0.0 for k in range(total)]
+    if isinstance(depths, int):
+        return flat
+    out, start = [], 0
+    for depth in depths:
+        out.append(flat[start:start + depth])
+        start += depth
+    return out

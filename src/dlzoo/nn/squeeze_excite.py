@@ -25,8 +25,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .activations import ReLU, Sigmoid, resolve_act_layer
 from .conv import Conv2d
+from .create_act import ActSpec, create_act
 
 __all__ = ["SqueezeExcite", "CBAM", "ChannelAttention", "SpatialAttention", "make_divisible"]
 
@@ -57,16 +57,16 @@ class SqueezeExcite(nn.Module):
     """
 
     def __init__(self, channels: int, rd_ratio: float = 1 / 16, rd_channels: int | None = None,
-                 rd_divisor: int = 8, act_layer: str | type[nn.Module] = ReLU,
-                 gate_layer: str | type[nn.Module] = Sigmoid, bias: bool = True) -> None:
+                 rd_divisor: int = 8, act_layer: ActSpec = "relu",
+                 gate_layer: ActSpec = "sigmoid", bias: bool = True) -> None:
         super().__init__()
         self.channels = channels
         if rd_channels is None:
             rd_channels = make_divisible(channels * rd_ratio, rd_divisor, round_limit=0.0)
         self.fc1 = Conv2d(channels, rd_channels, 1, bias=bias)
-        self.act = resolve_act_layer(act_layer)()
+        self.act = create_act(act_layer)
         self.fc2 = Conv2d(rd_channels, channels, 1, bias=bias)
-        self.gate = resolve_act_layer(gate_layer)()
+        self.gate = create_act(gate_layer)
 
     def forward(self, x: Tensor) -> Tensor:
         _check("SqueezeExcite", x, self.channels)
@@ -82,8 +82,9 @@ class ChannelAttention(nn.Module):
         super().__init__()
         hidden = max(channels // reduction, 1)
         self.fc1 = Conv2d(channels, hidden, 1, bias=bias)
-        self.act = ReLU()
+        self.act = create_act("relu")
         self.fc2 = Conv2d(hidden, channels, 1, bias=bias)
+        self.gate = create_act("sigmoid")
 
     def mlp(self, z: Tensor) -> Tensor:
         return self.fc2(self.act(self.fc1(z)))
@@ -91,7 +92,7 @@ class ChannelAttention(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         avg = x.mean(dim=(2, 3), keepdim=True)  # (N, C, 1, 1)
         mx = x.amax(dim=(2, 3), keepdim=True)  # (N, C, 1, 1)
-        return torch.sigmoid(self.mlp(avg) + self.mlp(mx))  # (N, C, 1, 1)
+        return self.gate(self.mlp(avg) + self.mlp(mx))  # (N, C, 1, 1)
 
 
 class SpatialAttention(nn.Module):
@@ -100,10 +101,11 @@ class SpatialAttention(nn.Module):
     def __init__(self, kernel_size: int = 7) -> None:
         super().__init__()
         self.conv = Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
+        self.gate = create_act("sigmoid")
 
     def forward(self, x: Tensor) -> Tensor:
         pooled = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)  # (N, 2, H, W)
-        return torch.sigmoid(self.conv(pooled))  # (N, 1, H, W)
+        return self.gate(self.conv(pooled))  # (N, 1, H, W)
 
 
 class CBAM(nn.Module):
