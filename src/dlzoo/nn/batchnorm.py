@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .channel_affine import check_positive_int, upcast
 from .mode import use_fused
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "BatchNormChannelsLast"]
@@ -49,6 +50,7 @@ class _BatchNorm(nn.Module):
     ) -> None:
         super().__init__()
         factory = {"device": device, "dtype": dtype}
+        num_features = check_positive_int(type(self).__name__, "num_features", num_features)
         self.num_features = num_features
         self.eps = eps
         self.momentum = momentum
@@ -121,6 +123,7 @@ class _BatchNorm(nn.Module):
     def _reference(self, x: Tensor, use_batch_stats: bool, update: bool, factor: float) -> Tensor:
         dims = [0, *range(2, x.dim())]  # every dim except the channel dim 1
         view = (1, -1) + (1,) * (x.dim() - 2)  # (1, C, 1, ...)
+        xf = upcast(x)  # float32 statistics for half inputs, as F.batch_norm
         if use_batch_stats:
             n = x.numel() // x.shape[1]
             if n <= 1:
@@ -128,18 +131,18 @@ class _BatchNorm(nn.Module):
                     f"{type(self).__name__}: expected more than 1 value per channel when training, "
                     f"got input shape {list(x.shape)}"
                 )
-            mean = x.mean(dim=dims)
-            var = x.var(dim=dims, unbiased=False)
+            mean = xf.mean(dim=dims)
+            var = xf.var(dim=dims, unbiased=False)
             if update and self.running_mean is not None:
                 with torch.no_grad():
                     self.running_mean.mul_(1 - factor).add_(mean.detach(), alpha=factor)
                     self.running_var.mul_(1 - factor).add_(var.detach() * (n / (n - 1)), alpha=factor)
         else:
-            mean, var = self.running_mean, self.running_var
-        y = (x - mean.view(view)) * torch.rsqrt(var.view(view) + self.eps)
+            mean, var = upcast(self.running_mean), upcast(self.running_var)
+        y = (xf - mean.view(view)) * torch.rsqrt(var.view(view) + self.eps)
         if self.weight is not None:
             y = y * self.weight.view(view) + self.bias.view(view)
-        return y
+        return y.to(x.dtype)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs) -> None:

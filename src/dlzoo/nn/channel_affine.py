@@ -1,4 +1,4 @@
-"""The per-channel affine map that ends most normalization layers, and its channel-layout checks.
+"""The per-channel affine map that ends most normalization layers, and the checks and dtype rule they share.
 
 After normalizing (LayerNorm, Ba et al. 2016, arXiv:1607.06450), squashing (DyT, arXiv:2503.10622;
 Derf, arXiv:2512.10938) or grouping (GroupNorm, arXiv:1803.08494), the layers apply
@@ -7,16 +7,45 @@ Derf, arXiv:2512.10938) or grouping (GroupNorm, arXiv:1803.08494), the layers ap
 
 with ``weight`` and ``bias`` broadcast over the channel dim: the last dim of a ``(*, C)`` tensor
 (channels_last) or dim 1 of an ``(N, C, *spatial)`` tensor (channels-first, viewed as (C, 1, ..., 1)).
+
+Shared by every norm layer here as well:
+
+* :func:`check_positive_int` — constructor sizes (``num_features``, ``num_groups``, ...) must be positive
+  integers: a ``ValueError``/``TypeError`` naming the layer and the argument, not a deep torch traceback.
+* :func:`check_channels` — the input layout/channel-count check in ``forward``.
+* :func:`upcast` — statistics and squashing are computed in float32 for float16/bfloat16 inputs, and the
+  result is cast back to the input dtype, as torch's fused norms do (``F.layer_norm``, ``F.rms_norm``,
+  ``F.group_norm``, ``F.batch_norm``): a float16 sum of squares overflows above ~256 and a float16
+  mean/variance loses most of its digits.
 """
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["register_affine", "apply_channel_affine", "check_channels"]
+__all__ = ["register_affine", "apply_channel_affine", "check_channels", "check_positive_int", "upcast"]
+
+
+def check_positive_int(layer: str, name: str, value: object) -> int:
+    """Return ``value`` as an int; ``TypeError`` unless it is an integer (not a bool), ``ValueError`` unless
+    it is > 0. Both messages name ``layer`` and the argument ``name`` and show what was received."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{layer}: {name} must be a positive int, got {value!r} ({type(value).__name__})")
+    if value <= 0:
+        raise ValueError(f"{layer}: {name} must be a positive int, got {value}")
+    return int(value)
+
+
+def upcast(x: Tensor) -> Tensor:
+    """``x`` in its computation dtype: float32 for float16/bfloat16, unchanged (no copy) otherwise.
+
+    Norm layers compute on ``upcast(x)`` and return ``.to(x.dtype)``, matching torch's fused kernels.
+    """
+    return x.to(torch.promote_types(x.dtype, torch.float32))
 
 
 def register_affine(

@@ -7,7 +7,8 @@ function erf(z) = 2/sqrt(pi) * int_0^z exp(-t^2) dt and a learnable scalar ``shi
 (init 0.5) and ``shift`` (init 0) are scalars; ``weight`` (gamma, ones(C)) and ``bias`` (beta, zeros(C))
 are per channel. The paper reports ViT-B top-1 82.3 (LN) / 82.5 (DyT) / 82.8 (Derf).
 
-Shapes: ``(*, C)`` when channels_last, ``(N, C, *spatial)`` otherwise; output has the input's shape.
+Shapes: ``(*, C)`` when channels_last, ``(N, C, *spatial)`` otherwise; output has the input's shape and
+dtype (float16/bfloat16 inputs are computed in float32).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .channel_affine import apply_channel_affine, check_channels, register_affine
+from .channel_affine import apply_channel_affine, check_channels, check_positive_int, register_affine, upcast
 
 __all__ = ["Derf"]
 
@@ -36,7 +37,7 @@ class Derf(nn.Module):
     ) -> None:
         super().__init__()
         factory = {"device": device, "dtype": dtype}
-        self.num_features = num_features
+        self.num_features = check_positive_int("Derf", "num_features", num_features)
         self.alpha_init = alpha_init
         self.shift_init = shift_init
         self.channels_last = channels_last
@@ -47,8 +48,8 @@ class Derf(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         check_channels("Derf", x, self.num_features, self.channels_last)
-        y = torch.erf(self.alpha * x + self.shift)
-        return apply_channel_affine(y, self.weight, self.bias, self.channels_last)
+        y = torch.erf(self.alpha * upcast(x) + self.shift)  # float32 math for half inputs, as DyT
+        return apply_channel_affine(y, self.weight, self.bias, self.channels_last).to(x.dtype)
 
     def extra_repr(self) -> str:
         return (

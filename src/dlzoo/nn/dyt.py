@@ -10,7 +10,7 @@ gamma/beta as (C, 1, 1, ...) for channels-first tensors (the paper's ConvNeXt va
 By default ``forward`` runs the fused kernel :func:`dlzoo.kernels.dyt_fused.dyt` (one pass forward, one
 fused backward computing dx, d_alpha, d_gamma, d_beta); under ``dlzoo.reference_mode()`` it runs the equation
 above with autograd. ``elementwise_affine=False`` drops gamma and beta (DiT's adaLN use), ``bias=False``
-drops beta only.
+drops beta only. Both paths compute in float32 for float16/bfloat16 inputs and return the input dtype.
 
 LLM alpha init (paper Tables 11/12): :func:`dyt_alpha_init` gives the attention-block and the other
 (FFN, final norm) DyT initial alpha by model width.
@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from ..kernels.dyt_fused import dyt as fused_dyt
-from .channel_affine import apply_channel_affine, check_channels, register_affine
+from .channel_affine import apply_channel_affine, check_channels, check_positive_int, register_affine, upcast
 from .mode import use_fused
 
 __all__ = ["DyT", "LLM_ALPHA_INIT", "dyt_alpha_init"]
@@ -67,7 +67,7 @@ class DyT(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        self.num_features = num_features
+        self.num_features = check_positive_int("DyT", "num_features", num_features)
         self.alpha_init = alpha_init
         self.channels_last = channels_last
         self.elementwise_affine = elementwise_affine
@@ -79,8 +79,8 @@ class DyT(nn.Module):
         check_channels("DyT", x, self.num_features, self.channels_last)
         if use_fused():
             return fused_dyt(x, self.alpha, self.weight, self.bias, self.channels_last)
-        y = torch.tanh(self.alpha * x)
-        return apply_channel_affine(y, self.weight, self.bias, self.channels_last)
+        y = torch.tanh(self.alpha * upcast(x))  # float32 math for half inputs, as the fused kernel
+        return apply_channel_affine(y, self.weight, self.bias, self.channels_last).to(x.dtype)
 
     def extra_repr(self) -> str:
         return (

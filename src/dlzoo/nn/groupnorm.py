@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .batchnorm import _BatchNorm
-from .channel_affine import register_affine
+from .channel_affine import check_positive_int, register_affine, upcast
 from .mode import use_fused
 
 __all__ = ["GroupNorm", "GroupNormChannelsLast", "InstanceNorm2d", "LocalResponseNorm"]
@@ -41,6 +41,8 @@ class GroupNorm(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
+        num_groups = check_positive_int("GroupNorm", "num_groups", num_groups)
+        num_channels = check_positive_int("GroupNorm", "num_channels", num_channels)
         if num_channels % num_groups != 0:
             raise ValueError(
                 f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})"
@@ -69,14 +71,14 @@ class GroupNorm(nn.Module):
         if use_fused():
             return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
         n = x.shape[0]
-        g = x.reshape(n, self.num_groups, -1)  # (N, G, C/G * prod(spatial))
+        g = upcast(x).reshape(n, self.num_groups, -1)  # (N, G, C/G * prod(spatial)); float32 for half inputs
         mean = g.mean(dim=-1, keepdim=True)
         var = g.var(dim=-1, unbiased=False, keepdim=True)
         y = ((g - mean) * torch.rsqrt(var + self.eps)).reshape(x.shape)  # (N, C, *)
         if self.weight is not None:
             view = (1, -1) + (1,) * (x.dim() - 2)  # (1, C, 1, ...)
             y = y * self.weight.view(view) + self.bias.view(view)
-        return y
+        return y.to(x.dtype)
 
     def extra_repr(self) -> str:
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
@@ -125,8 +127,9 @@ class InstanceNorm2d(_BatchNorm):
             return F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                                    use_input_stats, momentum, self.eps)
         n, c = x.shape[:2]
+        xf = upcast(x)  # float32 statistics for half inputs, as F.instance_norm
         if use_input_stats:
-            flat = x.reshape(n, c, -1)  # (N, C, H*W)
+            flat = xf.reshape(n, c, -1)  # (N, C, H*W)
             m = flat.shape[-1]
             if m <= 1:
                 raise ValueError(
@@ -140,12 +143,12 @@ class InstanceNorm2d(_BatchNorm):
                     unbiased = var.detach() * (m / (m - 1))
                     self.running_var.mul_(1 - momentum).add_(unbiased.mean(0), alpha=momentum)
         else:
-            mean = self.running_mean.expand(n, c)
-            var = self.running_var.expand(n, c)
-        y = (x - mean[..., None, None]) * torch.rsqrt(var[..., None, None] + self.eps)
+            mean = upcast(self.running_mean).expand(n, c)
+            var = upcast(self.running_var).expand(n, c)
+        y = (xf - mean[..., None, None]) * torch.rsqrt(var[..., None, None] + self.eps)
         if self.weight is not None:
             y = y * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
-        return y
+        return y.to(x.dtype)
 
 
 class LocalResponseNorm(nn.Module):
@@ -153,7 +156,7 @@ class LocalResponseNorm(nn.Module):
 
     def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
         super().__init__()
-        self.size = size
+        self.size = check_positive_int("LocalResponseNorm", "size", size)
         self.alpha = alpha
         self.beta = beta
         self.k = k

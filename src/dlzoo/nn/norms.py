@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .channel_affine import register_affine
+from .channel_affine import check_positive_int, register_affine, upcast
 from .mode import use_fused
 
 __all__ = ["LayerNorm", "LayerNorm2d", "RMSNorm"]
@@ -31,10 +31,17 @@ __all__ = ["LayerNorm", "LayerNorm2d", "RMSNorm"]
 _Shape = int | Sequence[int] | torch.Size
 
 
-def _as_shape(normalized_shape: _Shape) -> tuple[int, ...]:
+def _as_shape(layer: str, normalized_shape: _Shape) -> tuple[int, ...]:
+    """``normalized_shape`` as a non-empty tuple of positive ints (an int n means ``(n,)``)."""
     if isinstance(normalized_shape, numbers.Integral):
-        return (int(normalized_shape),)
-    return tuple(int(s) for s in normalized_shape)
+        normalized_shape = (normalized_shape,)
+    elif not isinstance(normalized_shape, Sequence):
+        raise TypeError(f"{layer}: normalized_shape must be an int or a sequence of ints, "
+                        f"got {normalized_shape!r}")
+    if len(normalized_shape) == 0:
+        raise ValueError(f"{layer}: normalized_shape must have at least one dim, got "
+                         f"{list(normalized_shape)}")
+    return tuple(check_positive_int(layer, "normalized_shape", s) for s in normalized_shape)
 
 
 def _check_trailing(layer: str, x: Tensor, shape: tuple[int, ...]) -> None:
@@ -60,7 +67,7 @@ class LayerNorm(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        self.normalized_shape = _as_shape(normalized_shape)
+        self.normalized_shape = _as_shape(type(self).__name__, normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         register_affine(self, self.normalized_shape, elementwise_affine, bias, device, dtype)
@@ -70,14 +77,15 @@ class LayerNorm(nn.Module):
         if use_fused():
             return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
         dims = tuple(range(-len(self.normalized_shape), 0))
-        mean = x.mean(dim=dims, keepdim=True)
-        var = x.var(dim=dims, unbiased=False, keepdim=True)
-        y = (x - mean) * torch.rsqrt(var + self.eps)
+        xf = upcast(x)  # float32 statistics for half inputs, as F.layer_norm
+        mean = xf.mean(dim=dims, keepdim=True)
+        var = xf.var(dim=dims, unbiased=False, keepdim=True)
+        y = (xf - mean) * torch.rsqrt(var + self.eps)
         if self.weight is not None:
             y = y * self.weight
         if self.bias is not None:
             y = y + self.bias
-        return y
+        return y.to(x.dtype)
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
@@ -99,7 +107,8 @@ class LayerNorm2d(LayerNorm):
 
 
 class RMSNorm(nn.Module):
-    """Root-mean-square normalization (mirrors ``torch.nn.RMSNorm``; ``eps=None`` means finfo(dtype).eps).
+    """Root-mean-square normalization (mirrors ``torch.nn.RMSNorm``; ``eps=None`` means the machine epsilon
+    of the computation dtype: float32's for float16/bfloat16/float32 inputs, float64's for float64).
 
     Shapes: input ``(*, *normalized_shape)`` -> output of the same shape.
     """
@@ -113,7 +122,7 @@ class RMSNorm(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        self.normalized_shape = _as_shape(normalized_shape)
+        self.normalized_shape = _as_shape("RMSNorm", normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:
@@ -125,10 +134,12 @@ class RMSNorm(nn.Module):
         _check_trailing("RMSNorm", x, self.normalized_shape)
         if use_fused():
             return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
-        eps = self.eps if self.eps is not None else torch.finfo(x.dtype).eps
+        xf = upcast(x)  # float32 sum of squares for half inputs (fp16 overflows above ~256), as F.rms_norm
+        eps = self.eps if self.eps is not None else torch.finfo(xf.dtype).eps
         dims = tuple(range(-len(self.normalized_shape), 0))
-        y = x * torch.rsqrt(x.pow(2).mean(dim=dims, keepdim=True) + eps)
-        return y * self.weight if self.weight is not None else y
+        y = xf * torch.rsqrt(xf.pow(2).mean(dim=dims, keepdim=True) + eps)
+        y = y * self.weight if self.weight is not None else y
+        return y.to(x.dtype)
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"

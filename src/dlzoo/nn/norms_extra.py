@@ -14,7 +14,8 @@
   Normalization", ICML 2022, arXiv:2205.09310: logits divided by their L2 norm and a temperature,
       y = x / (T * sqrt(max(||x||_2^2, eps)))   (T = 0.04 for CIFAR-10 in the paper; no parameters).
 
-Shapes: input ``(*, C)`` (or ``(N, C, *)`` with ``channels_last=False`` for BandRMS); output same shape.
+Shapes: input ``(*, C)`` (or ``(N, C, *)`` with ``channels_last=False`` for BandRMS); output same shape and
+dtype (float16/bfloat16 inputs are computed in float32, as torch's fused norms).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .channel_affine import check_channels
+from .channel_affine import check_channels, check_positive_int, upcast
 
 __all__ = ["BandRMS", "LogitNorm", "PartialRMSNorm"]
 
@@ -44,7 +45,7 @@ class PartialRMSNorm(nn.Module):
         super().__init__()
         if not 0.0 < p <= 1.0:
             raise ValueError(f"PartialRMSNorm: p must be in (0, 1], got {p}")
-        self.num_features = num_features
+        self.num_features = check_positive_int("PartialRMSNorm", "num_features", num_features)
         self.p = p
         self.partial_size = max(1, math.ceil(p * num_features))
         self.eps = eps
@@ -56,10 +57,12 @@ class PartialRMSNorm(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         check_channels("PartialRMSNorm", x, self.num_features)
-        eps = self.eps if self.eps is not None else torch.finfo(x.dtype).eps
-        head = x[..., : self.partial_size]  # (*, k): the features the statistic is estimated from
-        y = x * torch.rsqrt(head.pow(2).mean(dim=-1, keepdim=True) + eps)
-        return y * self.weight if self.weight is not None else y
+        xf = upcast(x)  # float32 for half inputs, as RMSNorm
+        eps = self.eps if self.eps is not None else torch.finfo(xf.dtype).eps
+        head = xf[..., : self.partial_size]  # (*, k): the features the statistic is estimated from
+        y = xf * torch.rsqrt(head.pow(2).mean(dim=-1, keepdim=True) + eps)
+        y = y * self.weight if self.weight is not None else y
+        return y.to(x.dtype)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, p={self.p} (k={self.partial_size}), eps={self.eps}"
@@ -82,7 +85,7 @@ class BandRMS(nn.Module):
             raise ValueError(f"BandRMS: max_band_width must be in (0, 1), got {max_band_width}")
         if eps <= 0:
             raise ValueError(f"BandRMS: eps must be positive, got {eps}")
-        self.num_features = num_features
+        self.num_features = check_positive_int("BandRMS", "num_features", num_features)
         self.max_band_width = max_band_width
         self.eps = eps
         self.channels_last = channels_last
@@ -96,8 +99,9 @@ class BandRMS(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         check_channels("BandRMS", x, self.num_features, self.channels_last)
         dim = -1 if self.channels_last else 1
-        rms = torch.sqrt(x.pow(2).mean(dim=dim, keepdim=True) + self.eps).clamp_min(self.eps)
-        return x / rms * self.band_scale()
+        xf = upcast(x)  # float32 for half inputs, as RMSNorm
+        rms = torch.sqrt(xf.pow(2).mean(dim=dim, keepdim=True) + self.eps).clamp_min(self.eps)
+        return (xf / rms * self.band_scale()).to(x.dtype)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, max_band_width={self.max_band_width}, eps={self.eps}"
@@ -117,8 +121,9 @@ class LogitNorm(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() == 0:
             raise ValueError("LogitNorm: expected a tensor with at least one dim, got a scalar")
-        norm = torch.sqrt(x.pow(2).sum(dim=self.dim, keepdim=True).clamp_min(self.eps))
-        return x / (norm * self.temperature)
+        xf = upcast(x)  # float32 for half inputs: a float16 sum of squares overflows above ~256
+        norm = torch.sqrt(xf.pow(2).sum(dim=self.dim, keepdim=True).clamp_min(self.eps))
+        return (xf / (norm * self.temperature)).to(x.dtype)
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature}, eps={self.eps}, dim={self.dim}"
