@@ -30,6 +30,7 @@ __all__ = [
     "atomic_save_safetensors",
     "atomic_write_bytes",
     "from_pretrained",
+    "fsync_dir",
     "load_weights",
     "read_json_object",
     "read_safetensors",
@@ -58,7 +59,8 @@ def _one_line(err: BaseException) -> str:
 # ----------------------------------------------------------------------------- atomic writes
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: str | os.PathLike) -> None:
+    """fsync a directory, so a rename inside it is on disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -81,7 +83,7 @@ def _atomic_replace(path: str | os.PathLike, write: Callable[[Path], None]) -> N
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -1,13 +1,17 @@
-"""Checkpoints: lossless no-pickle round trip of optimizer/scheduler/RNG state, atomic dirs, rotation."""
+"""Checkpoints: lossless no-pickle round trip of optimizer/scheduler/RNG state, atomic dirs, rotation,
+one-line errors for missing or corrupt files."""
 
 from __future__ import annotations
 
 import random
+import struct
 
 import numpy as np
+import pytest
 import torch
 
 from dlzoo.train.checkpoint import (
+    CheckpointError,
     capture_rng_state,
     decode_state,
     encode_state,
@@ -123,3 +127,127 @@ def test_checkpoint_files_are_safetensors_and_json_only(tmp_path):
             header = json.loads(data[8 : 8 + n])
             assert all("dtype" in v for k, v in header.items() if k != "__metadata__")
     assert sorted(f.suffix for f in path.iterdir()) == [".json", ".safetensors", ".safetensors"]
+
+
+# --------------------------------------------------------------- unreadable checkpoints: one-line errors
+
+
+def _corrupt_header(path):
+    data = path.read_bytes()
+    path.write_bytes(struct.pack("<Q", len(data) * 4) + data[8:])
+
+
+def _drop_tensor(path):
+    import safetensors.torch as st
+
+    tensors = st.load_file(str(path))
+    tensors.pop(sorted(tensors)[0])
+    st.save_file(tensors, str(path))
+
+
+_CKPT_CORRUPTIONS = {
+    "no state.json": ("state.json", lambda p: p.unlink()),
+    "state.json invalid json": ("state.json", lambda p: p.write_text('{"step": 1, "sta')),
+    "state.json a list": ("state.json", lambda p: p.write_text("[1]")),
+    "state.json a number": ("state.json", lambda p: p.write_text("3")),
+    "state.json without step": ("state.json", lambda p: p.write_text('{"state": {}}')),
+    "state.json step not an int": ("state.json", lambda p: p.write_text('{"step": "x", "state": {}}')),
+    "no state.safetensors": ("state.safetensors", lambda p: p.unlink()),
+    "state.safetensors truncated": ("state.safetensors", lambda p: p.write_bytes(p.read_bytes()[:40])),
+    "state.safetensors header lies": ("state.safetensors", _corrupt_header),
+    "state.safetensors lacks a tensor": ("state.safetensors", _drop_tensor),  # state.json refers to it
+    "no model.safetensors": ("model.safetensors", lambda p: p.unlink()),
+    "model.safetensors random bytes": ("model.safetensors", lambda p: p.write_bytes(bytes(range(256)) * 4)),
+}
+
+
+@pytest.mark.parametrize("case", list(_CKPT_CORRUPTIONS))
+def test_unreadable_checkpoint_gives_one_line_error_naming_the_file(tmp_path, case):
+    model, opt, _ = _trained()
+    path = save_checkpoint(tmp_path, 1, model, {"optimizer": opt.state_dict(), "rng": capture_rng_state()})
+    filename, corrupt = _CKPT_CORRUPTIONS[case]
+    corrupt(path / filename)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(path)
+    message = str(err.value)
+    assert filename in message and "\n" not in message, message
+    assert isinstance(err.value, ValueError)
+
+
+def test_checkpoint_weights_that_do_not_fit_the_model_raise_checkpoint_error(tmp_path):
+    path = save_checkpoint(tmp_path, 1, torch.nn.Linear(3, 2), {})
+    with pytest.raises(CheckpointError, match="model.safetensors.*size mismatch"):
+        load_checkpoint(path).load_model_state(torch.nn.Linear(4, 2))
+
+
+# --------------------------------------------------------------- atomicity
+
+
+def _params(path):
+    model = torch.nn.Linear(3, 2)
+    load_checkpoint(path).load_model_state(model)
+    return [p.detach().clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("fail_at", ["model.safetensors", "state.safetensors", "state.json"])
+def test_failure_mid_write_leaves_the_previous_checkpoint_usable(tmp_path, monkeypatch, fail_at):
+    from dlzoo import hub
+    from dlzoo.train import checkpoint as ckpt_mod
+
+    old = torch.nn.Linear(3, 2)
+    path = save_checkpoint(tmp_path, 5, old, {"opt": {"m": torch.randn(3)}}, keep_last=1)
+    expected = _params(path)
+    real_writer = hub._atomic_replace
+
+    def dying_writer(target, write):
+        if target.name == fail_at:  # a partial temp file on disk, then the process "dies"
+            target.with_name(f".{target.name}.tmp").write_bytes(b"partial")
+            raise OSError("disk full")
+        real_writer(target, write)
+
+    monkeypatch.setattr(hub, "_atomic_replace", dying_writer)
+    for step in (6, 5):  # a new step, and the same step rewritten (epoch end == step boundary)
+        with pytest.raises(OSError, match="disk full"):
+            save_checkpoint(tmp_path, step, torch.nn.Linear(3, 2), {"opt": {"m": torch.ones(3)}}, keep_last=1)
+        assert latest_checkpoint(tmp_path) == path
+        assert all(torch.equal(a, b) for a, b in zip(_params(path), expected))
+        assert [p.name for p in tmp_path.iterdir()] == [path.name]  # the half-written directory is gone
+    assert ckpt_mod.load_checkpoint(path).state["opt"]["m"].shape == (3,)
+
+
+def test_replacing_a_step_is_atomic_even_when_the_final_rename_fails(tmp_path, monkeypatch):
+    import os
+
+    from dlzoo.train import checkpoint as ckpt_mod
+
+    path = save_checkpoint(tmp_path, 5, torch.nn.Linear(3, 2), {}, keep_last=1)
+    expected = _params(path)
+    real_rename = os.rename
+
+    def rename(src, dst):
+        if str(src).endswith(f"-{os.getpid()}") and ".tmp-step_" in str(src):
+            raise OSError("rename failed")
+        real_rename(src, dst)
+
+    monkeypatch.setattr(ckpt_mod.os, "rename", rename)
+    with pytest.raises(OSError, match="rename failed"):
+        save_checkpoint(tmp_path, 5, torch.nn.Linear(3, 2), {}, keep_last=1)
+    assert latest_checkpoint(tmp_path) == path
+    assert all(torch.equal(a, b) for a, b in zip(_params(path), expected))
+
+
+def test_stale_temporaries_restore_a_checkpoint_moved_aside_by_a_killed_save(tmp_path):
+    # what a kill between "move step_5 aside" and "rename the new step_5 in" leaves on disk
+    path = save_checkpoint(tmp_path, 5, torch.nn.Linear(3, 2), {"s": 1})
+    expected = _params(path)
+    path.rename(tmp_path / ".old-step_00000005-999")
+    (tmp_path / ".tmp-step_00000005-999").mkdir()
+    remove_stale_temporaries(tmp_path)
+    assert latest_checkpoint(tmp_path) == path
+    assert all(torch.equal(a, b) for a, b in zip(_params(path), expected))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+def test_keep_last_must_be_positive(tmp_path):
+    with pytest.raises(ValueError, match="keep_last"):
+        save_checkpoint(tmp_path, 1, torch.nn.Linear(2, 2), {}, keep_last=0)

@@ -9,9 +9,13 @@ A checkpoint is a directory ``checkpoints/step_00000123/`` holding
   data-order position, python and numpy RNG states, metric history), with ``{"__tensor__": key}``
   placeholders pointing into ``state.safetensors``.
 
-Each file is written with :func:`dlzoo.hub.atomic_write_bytes` (temp file, fsync, rename) inside a hidden
-temporary directory that is renamed into place only when complete, so a process killed at any moment
-leaves either a whole checkpoint or none. The newest ``keep_last`` are kept. Loading never unpickles.
+Each file is written with :func:`dlzoo.hub.atomic_write_bytes` / :func:`dlzoo.hub.atomic_save_safetensors`
+(temp file, fsync, rename) inside a hidden temporary directory that is renamed into place only when
+complete, so a process killed at any moment leaves the previous checkpoints intact and either a whole new
+one or none. Rewriting the same step moves the old directory aside first (``.old-step_*``) and deletes it
+only after the new one is in place; :func:`remove_stale_temporaries` puts it back after a crash in between.
+The newest ``keep_last`` are kept. Loading never unpickles, and a missing or corrupt file raises a one-line
+:class:`CheckpointError` (a ``ValueError``) naming it.
 """
 
 from __future__ import annotations
@@ -27,13 +31,20 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load as load_safetensors
-from safetensors.torch import save as save_safetensors
 from torch import nn
 
-from ..hub import atomic_write_bytes, load_weights, safetensors_state
+from ..hub import (
+    atomic_save_safetensors,
+    atomic_write_bytes,
+    fsync_dir,
+    load_weights,
+    read_json_object,
+    read_safetensors,
+    safetensors_state,
+)
 
 __all__ = [
+    "CheckpointError",
     "encode_state",
     "decode_state",
     "capture_rng_state",
@@ -43,9 +54,16 @@ __all__ = [
     "latest_checkpoint",
     "list_checkpoints",
     "Checkpoint",
+    "remove_stale_temporaries",
 ]
 
 _STEP_DIR = re.compile(r"^step_(\d+)$")
+_OLD_DIR = re.compile(r"^\.old-(step_\d+)-\d+$")
+MODEL_FILE, TENSORS_FILE, META_FILE = "model.safetensors", "state.safetensors", "state.json"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint directory that cannot be loaded (missing or corrupt file); the message names the file."""
 
 
 def encode_state(obj: Any, tensors: dict[str, torch.Tensor], prefix: str = "") -> Any:
@@ -126,7 +144,7 @@ class Checkpoint:
 
     def load_model_state(self, model: nn.Module) -> None:
         """Load the weights into ``model``; only keys tied to a stored tensor may be absent."""
-        load_weights(model, self.model_state, f"checkpoint {self.path}")
+        load_weights(model, self.model_state, f"checkpoint {self.path / MODEL_FILE}", error=CheckpointError)
 
 
 def list_checkpoints(directory: str | os.PathLike) -> list[Path]:
@@ -145,52 +163,86 @@ def latest_checkpoint(directory: str | os.PathLike) -> Path | None:
     return found[-1] if found else None
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def save_checkpoint(
     directory: str | os.PathLike, step: int, model: nn.Module, state: dict[str, Any], keep_last: int = 2
 ) -> Path:
-    """Write ``checkpoints/step_<step>/`` atomically and delete all but the newest ``keep_last``."""
+    """Write ``checkpoints/step_<step>/`` atomically and delete all but the newest ``keep_last``.
+
+    A failure (or a kill) at any point leaves every previously written checkpoint loadable.
+    """
+    if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1:
+        raise ValueError(f"save_checkpoint: keep_last must be an integer >= 1, got {keep_last!r}")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / f"step_{step:08d}"
     tmp = directory / f".tmp-step_{step:08d}-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
+    aside = directory / f".old-step_{step:08d}-{os.getpid()}"
+    for stale in (tmp, aside):
+        if stale.exists():
+            shutil.rmtree(stale)
     tmp.mkdir()
-    tensors: dict[str, torch.Tensor] = {}
-    encoded = encode_state(state, tensors)
-    atomic_write_bytes(tmp / "model.safetensors", save_safetensors(safetensors_state(model)))
-    atomic_write_bytes(tmp / "state.safetensors", save_safetensors(tensors))
-    atomic_write_bytes(tmp / "state.json", json.dumps({"step": step, "state": encoded}).encode())
-    if final.exists():  # same step written again (e.g. epoch end == every_steps boundary)
-        shutil.rmtree(final)
-    os.rename(tmp, final)
-    _fsync_dir(directory)
+    moved = False
+    try:
+        tensors: dict[str, torch.Tensor] = {}
+        encoded = encode_state(state, tensors)
+        atomic_save_safetensors(tmp / MODEL_FILE, safetensors_state(model))
+        atomic_save_safetensors(tmp / TENSORS_FILE, tensors)
+        atomic_write_bytes(tmp / META_FILE, json.dumps({"step": step, "state": encoded}).encode())
+        if final.exists():  # same step written again (e.g. epoch end == every_steps boundary)
+            os.rename(final, aside)
+            moved = True
+        os.rename(tmp, final)
+        fsync_dir(directory)
+    except BaseException:
+        if moved and not final.exists():
+            os.rename(aside, final)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if moved:
+        shutil.rmtree(aside, ignore_errors=True)
     for old in list_checkpoints(directory)[:-keep_last]:
         shutil.rmtree(old, ignore_errors=True)
     return final
 
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
-    """Read a checkpoint directory written by :func:`save_checkpoint` (no pickle involved)."""
+    """Read a checkpoint directory written by :func:`save_checkpoint` (no pickle involved).
+
+    Raises :class:`CheckpointError` naming the file when one is missing, corrupt or inconsistent.
+    """
     path = Path(path)
-    meta = json.loads((path / "state.json").read_text())
-    tensors = load_safetensors((path / "state.safetensors").read_bytes())
-    model_state = load_safetensors((path / "model.safetensors").read_bytes())
-    return Checkpoint(path=path, step=int(meta["step"]), model_state=model_state,
-                      state=decode_state(meta["state"], tensors))
+    if not path.is_dir():
+        raise CheckpointError(f"checkpoint {path}: not a directory")
+    meta = read_json_object(path / META_FILE, CheckpointError)
+    step = meta.get("step")
+    if isinstance(step, bool) or not isinstance(step, int) or "state" not in meta:
+        raise CheckpointError(f"checkpoint {path / META_FILE}: expected an integer 'step' and a 'state', "
+                              f"got keys {sorted(meta)[:6]}, step {step!r}")
+    tensors = read_safetensors(path / TENSORS_FILE, CheckpointError)
+    model_state = read_safetensors(path / MODEL_FILE, CheckpointError)
+    try:
+        state = decode_state(meta["state"], tensors)
+    except (KeyError, TypeError, ValueError, IndexError) as err:
+        reason = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+        raise CheckpointError(f"checkpoint {path / META_FILE}: does not match {TENSORS_FILE} "
+                              f"({type(err).__name__}: {' '.join(reason.split())})") from None
+    return Checkpoint(path=path, step=step, model_state=model_state, state=state)
 
 
 def remove_stale_temporaries(directory: str | os.PathLike) -> None:
-    """Delete half-written ``.tmp-*`` checkpoint directories left by a killed process."""
+    """Clean up after a process killed mid-save.
+
+    Half-written ``.tmp-step_*`` directories are deleted; an ``.old-step_*`` directory (a checkpoint moved
+    aside to be replaced) is put back if its replacement never arrived, else deleted.
+    """
     directory = Path(directory)
-    if directory.is_dir():
-        for p in directory.glob(".tmp-step_*"):
+    if not directory.is_dir():
+        return
+    for p in directory.glob(".tmp-step_*"):
+        shutil.rmtree(p, ignore_errors=True)
+    for p in directory.glob(".old-step_*"):
+        m = _OLD_DIR.match(p.name)
+        if m and not (directory / m.group(1)).exists():
+            os.rename(p, directory / m.group(1))
+        else:
             shutil.rmtree(p, ignore_errors=True)
