@@ -1,0 +1,122 @@
+"""Every registered model, the day it is registered (timm's tests/test_models.py habit).
+
+For each name in ``dlzoo.list_models()``:
+* it builds on the meta device with exactly its card's published parameter count;
+* at its card's small test size it runs forward and backward in train mode with finite gradients for
+  every parameter, and eval-mode outputs survive ``save_pretrained`` / ``from_pretrained`` bit for bit;
+* it meets its task's contract: classifiers follow timm's interface (``forward_head(forward_features)``,
+  ``pre_logits`` width ``num_features``, ``get_classifier``, ``reset_classifier(0)`` -> pooled features,
+  ``reset_classifier(k)``), segmentation models return per-voxel logits.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import dlzoo
+
+NAMES = dlzoo.list_models()
+BIG = 30_000_000  # parameters: building, saving and loading these costs seconds each -> slow marker
+
+
+def _params(name: str) -> list:
+    card = dlzoo.model_info(name)
+    big = (card.reference_params or 0) > BIG
+    return pytest.param(name, marks=pytest.mark.slow) if big else name
+
+
+def _input(card) -> torch.Tensor:
+    size = card.test_input_size or card.input_size
+    return torch.randn(2, *size)
+
+
+def _logits(out):
+    """The main output of a forward: a tensor, or the first field of a tuple / named output."""
+    if isinstance(out, torch.Tensor):
+        return out
+    if isinstance(out, (tuple, list)):
+        return out[0]
+    return out.logits
+
+
+def test_registry_is_not_empty_and_cards_are_complete():
+    assert len(NAMES) >= 40
+    for name in NAMES:
+        card = dlzoo.model_info(name)
+        assert card.family and card.paper and card.year and card.input_size, name
+        assert card.task in ("classification", "segmentation"), (name, card.task)
+        assert card.reference_params is not None or card.source, f"{name}: no count and no source"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_meta_build_matches_published_count(name):
+    card = dlzoo.model_info(name)
+    with torch.device("meta"):
+        model = dlzoo.create_model(name)
+    count = sum(p.numel() for p in model.parameters())
+    if card.reference_params is not None:
+        assert count == card.reference_params, f"{name}: {count:,} != {card.reference_params:,}"
+    assert all(p.is_meta for p in model.parameters())
+
+
+@pytest.mark.parametrize("name", [_params(n) for n in NAMES])
+def test_forward_backward_roundtrip_and_contract(name, tmp_path):
+    card = dlzoo.model_info(name)
+    torch.manual_seed(0)
+    model = dlzoo.create_model(name, **card.test_kwargs)
+    x = _input(card)
+
+    model.train()
+    out = _logits(model(x))
+    assert torch.isfinite(out).all(), name
+    (out.float() ** 2).mean().backward()
+    missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not missing, f"{name}: parameters without gradient in training: {missing[:5]}"
+    bad = [n for n, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
+    assert not bad, f"{name}: non-finite gradients: {bad[:5]}"
+
+    model.eval()
+    with torch.no_grad():
+        y = _logits(model(x))
+    dlzoo.save_pretrained(model, tmp_path)
+    loaded = dlzoo.from_pretrained(tmp_path)
+    assert type(loaded) is type(model) and not loaded.training
+    with torch.no_grad():
+        torch.testing.assert_close(_logits(loaded(x)), y, rtol=0, atol=0)
+
+    if card.task == "classification":
+        _check_classifier_contract(name, model, x, y)
+    else:  # segmentation: dense logits over the input's spatial grid
+        assert y.dim() == x.dim() and y.shape[0] == x.shape[0], (name, y.shape)
+
+
+def _check_classifier_contract(name, model, x, logits):
+    assert logits.shape == (x.shape[0], model.num_classes), name
+    with torch.no_grad():
+        feats = model.forward_features(x)
+        torch.testing.assert_close(model.forward_head(feats), logits)
+        pooled = model.forward_head(feats, pre_logits=True)
+    assert pooled.shape == (x.shape[0], model.num_features), (name, pooled.shape)
+    fc = model.get_classifier()
+    assert isinstance(fc, torch.nn.Module) and fc.weight.shape == (model.num_classes, model.num_features)
+
+    model.reset_classifier(0)
+    assert model.num_classes == 0
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), pooled)  # no logits layer: forward returns pooled features
+    model.reset_classifier(7)
+    assert model.get_classifier().weight.shape == (7, model.num_features)
+    with torch.no_grad():
+        assert model(x).shape == (x.shape[0], 7)
+    with pytest.raises(ValueError, match="num_classes"):
+        model.reset_classifier(-1)
+    with pytest.raises(ValueError, match="num_classes"):
+        dlzoo.create_model(name, num_classes=-1, **dlzoo.model_info(name).test_kwargs)
+
+
+def test_create_model_rejects_non_string_names():
+    with pytest.raises(TypeError, match="model name must be a string"):
+        dlzoo.create_model(None)
+    with pytest.raises(KeyError, match="did you mean 'resnet50'"):
+        dlzoo.create_model("resnet5O")
