@@ -7,7 +7,10 @@ Vaswani et al., "Attention Is All You Need", NeurIPS 2017, arXiv:1706.03762, eq.
 
 ``M`` is an additive mask (0 = attend, -inf = blocked). Boolean masks follow torch: for
 :func:`scaled_dot_product_attention` True means *take part*; for :class:`MultiheadAttention`'s
-``attn_mask``/``key_padding_mask`` True means *blocked*.
+``attn_mask``/``key_padding_mask`` True means *blocked*. A query whose keys are all blocked gets all-zero
+attention weights and a zero output (and zero gradients), as torch's SDPA kernels return on CPU, not the
+NaN of a plain softmax over -inf (:func:`masked_softmax`). torch's ``nn.MultiheadAttention`` still returns
+NaN for such rows when ``need_weights=True``; ours returns zeros on every path.
 
 * :func:`scaled_dot_product_attention` mirrors ``torch.nn.functional.scaled_dot_product_attention``;
   shapes ``q (*, L, E)``, ``k (*, S, E)``, ``v (*, S, Ev)`` -> ``(*, L, Ev)``.
@@ -33,7 +36,8 @@ from .linear import Identity, Linear
 from .mode import use_fused
 from .regularization import Dropout
 
-__all__ = ["scaled_dot_product_attention", "attention_weights", "MultiheadAttention", "Attention"]
+__all__ = ["scaled_dot_product_attention", "attention_weights", "masked_softmax", "MultiheadAttention",
+           "Attention"]
 
 
 def _additive_bias(
@@ -55,6 +59,18 @@ def _additive_bias(
     return bias
 
 
+def masked_softmax(scores: Tensor, dim: int = -1) -> Tensor:
+    """softmax over ``dim``, with rows that are entirely -inf (every key blocked) set to zero.
+
+    The blocked rows' scores are replaced by 0 *before* the softmax, so neither the forward nor the backward
+    ever sees NaN (a plain softmax gives NaN there, and masking its output afterwards still sends NaN into
+    the gradient). torch's SDPA kernels (math, flash) return 0 for such rows as well (``aten._safe_softmax``).
+    """
+    blocked = (scores == float("-inf")).all(dim=dim, keepdim=True)  # no data-dependent branch (compile)
+    probs = scores.masked_fill(blocked, 0.0).softmax(dim=dim)
+    return probs.masked_fill(blocked, 0.0)
+
+
 def attention_weights(
     query: Tensor,
     key: Tensor,
@@ -62,18 +78,23 @@ def attention_weights(
     is_causal: bool = False,
     scale: float | None = None,
 ) -> Tensor:
-    """softmax(Q K^T * scale + M) of shape ``(*, L, S)`` (the attention probabilities, no dropout)."""
+    """softmax(Q K^T * scale + M) of shape ``(*, L, S)`` (the attention probabilities, no dropout).
+
+    A query with every key blocked gets a row of zeros (:func:`masked_softmax`)."""
     L, S = query.shape[-2], key.shape[-2]
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     scores = (query @ key.transpose(-2, -1)) * scale  # (*, L, E) @ (*, E, S) -> (*, L, S)
     bias = _additive_bias(attn_mask, is_causal, L, S, query.dtype, query.device)
-    if bias is not None:
-        scores = scores + bias
-    return scores.softmax(dim=-1)
+    if bias is None:
+        return scores.softmax(dim=-1)
+    return masked_softmax(scores + bias, dim=-1)
 
 
-def _check_qkv(query: Tensor, key: Tensor, value: Tensor, enable_gqa: bool) -> None:
+def _check_qkv(query: Tensor, key: Tensor, value: Tensor, enable_gqa: bool, attn_mask: Tensor | None = None,
+               dropout_p: float = 0.0) -> None:
     name = "scaled_dot_product_attention"
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"{name}: dropout_p must be in [0, 1], got {dropout_p}")
     if query.dim() < 2 or key.dim() != query.dim() or value.dim() != query.dim():
         raise ValueError(f"{name}: expected q (*, L, E), k (*, S, E), v (*, S, Ev) of equal rank, got "
                          f"{list(query.shape)}, {list(key.shape)}, {list(value.shape)}")
@@ -83,6 +104,18 @@ def _check_qkv(query: Tensor, key: Tensor, value: Tensor, enable_gqa: bool) -> N
     if not enable_gqa and (query.shape[:-2] != key.shape[:-2] or key.shape[:-2] != value.shape[:-2]):
         raise ValueError(f"{name}: batch/head dims differ: q {list(query.shape)}, k {list(key.shape)}, "
                          f"v {list(value.shape)} (pass enable_gqa=True for grouped-query attention)")
+    if attn_mask is not None:
+        if attn_mask.dtype != torch.bool and not torch.is_floating_point(attn_mask):
+            raise TypeError(f"{name}: attn_mask must be bool (True = attend) or float (added to the scores), "
+                            f"got {attn_mask.dtype}")
+        scores_shape = (*query.shape[:-1], key.shape[-2])  # (*, L, S)
+        try:
+            broadcast = torch.broadcast_shapes(attn_mask.shape, scores_shape)
+        except RuntimeError:
+            broadcast = None
+        if broadcast != torch.Size(scores_shape):
+            raise ValueError(f"{name}: attn_mask of shape {list(attn_mask.shape)} does not broadcast to the "
+                             f"scores' shape {list(scores_shape)} (*, L, S)")
 
 
 def scaled_dot_product_attention(
@@ -101,7 +134,7 @@ def scaled_dot_product_attention(
     ``is_causal`` applies a lower-triangular mask. ``dropout_p`` drops attention probabilities (always,
     as in torch: pass 0.0 in eval). ``enable_gqa`` repeats K/V heads (dim -3) to match Q's heads.
     """
-    _check_qkv(query, key, value, enable_gqa)
+    _check_qkv(query, key, value, enable_gqa, attn_mask, dropout_p)
     if use_fused():
         return F.scaled_dot_product_attention(query, key, value, attn_mask=attn_mask, dropout_p=dropout_p,
                                               is_causal=is_causal, scale=scale, enable_gqa=enable_gqa)

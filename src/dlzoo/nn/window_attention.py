@@ -12,7 +12,8 @@ B in R^{N x N} is gathered from a learnable table B_hat in R^{(2M-1) x (2M-1)} p
 mask (-100 between tokens that came from different regions of the un-rolled map, 0 otherwise).
 
 Shapes: :func:`window_partition` (B, H, W, C) -> (B * H/M * W/M, M, M, C); :func:`window_reverse` inverts it;
-:class:`WindowAttention` (B * nW, N, C) -> (B * nW, N, C) with an optional mask (nW, N, N).
+:class:`WindowAttention` (B * nW, N, C) -> (B * nW, N, C) with an optional float mask (nW, N, N). A token
+whose keys are all masked with -inf gets a zero attention output (see :mod:`dlzoo.nn.attention`), never NaN.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from .attention import scaled_dot_product_attention
+from .channel_affine import check_positive_int
 from .linear import Linear
 from .regularization import Dropout
 
@@ -87,6 +89,9 @@ class WindowAttention(nn.Module):
         proj_drop: float = 0.0,
     ) -> None:
         super().__init__()
+        dim = check_positive_int("WindowAttention", "dim", dim)
+        num_heads = check_positive_int("WindowAttention", "num_heads", num_heads)
+        window_size = check_positive_int("WindowAttention", "window_size", window_size)
         if dim % num_heads:
             raise ValueError(f"WindowAttention: dim {dim} is not divisible by num_heads {num_heads}")
         self.dim = dim
@@ -119,11 +124,13 @@ class WindowAttention(nn.Module):
         q, k, v = qkv.unbind(0)
         bias = self.relative_position_bias().unsqueeze(0)  # (1, heads, N, N)
         if mask is not None:
-            nw = mask.shape[0]
-            if mask.shape[1:] != (n, n) or bw % nw:
+            if not torch.is_floating_point(mask):  # a bool mask added as 0/1 would be silently wrong
+                raise TypeError(f"WindowAttention: mask must be an additive float mask (0 = attend, -100 or "
+                                f"-inf = blocked), got dtype {mask.dtype}")
+            nw = mask.shape[0] if mask.dim() == 3 else 0
+            if mask.dim() != 3 or mask.shape[1:] != (n, n) or nw == 0 or bw % nw:
                 raise ValueError(f"WindowAttention: mask must be (nW, {n}, {n}) with B*nW={bw} divisible "
-                                 f"by nW, "
-                                 f"got {list(mask.shape)}")
+                                 f"by nW, got {list(mask.shape)}")
             bias = bias + mask.unsqueeze(1)  # (nW, heads, N, N)
             shape = (bw // nw, nw, self.num_heads, n, self.head_dim)
             q, k, v = (t.view(shape) for t in (q, k, v))  # (B, nW, h, N, d)
