@@ -41,11 +41,12 @@ class GroupNorm(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        num_groups = check_positive_int("GroupNorm", "num_groups", num_groups)
-        num_channels = check_positive_int("GroupNorm", "num_channels", num_channels)
+        name = type(self).__name__
+        num_groups = check_positive_int(name, "num_groups", num_groups)
+        num_channels = check_positive_int(name, "num_channels", num_channels)
         if num_channels % num_groups != 0:
             raise ValueError(
-                f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})"
+                f"{name}: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})"
             )
         self.num_groups = num_groups
         self.num_channels = num_channels

@@ -35,7 +35,7 @@ def _as_shape(layer: str, normalized_shape: _Shape) -> tuple[int, ...]:
     """``normalized_shape`` as a non-empty tuple of positive ints (an int n means ``(n,)``)."""
     if isinstance(normalized_shape, numbers.Integral):
         normalized_shape = (normalized_shape,)
-    elif not isinstance(normalized_shape, Sequence):
+    elif isinstance(normalized_shape, str) or not isinstance(normalized_shape, Sequence):
         raise TypeError(f"{layer}: normalized_shape must be an int or a sequence of ints, "
                         f"got {normalized_shape!r}")
     if len(normalized_shape) == 0:
