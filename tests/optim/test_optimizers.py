@@ -129,12 +129,23 @@ CASES = {
         ],
     ),
     "Muon": (dopt.Muon, torch.optim.Muon, [{}, {"nesterov": False, "adjust_lr_fn": "match_rms_adamw"}]),
+    "ASGD": (
+        dopt.ASGD,
+        torch.optim.ASGD,
+        [{}, {"lambd": 0.05, "alpha": 0.5, "t0": 60, "maximize": True}],  # averaging starts at step 61
+    ),
+    "Rprop": (
+        dopt.Rprop,
+        torch.optim.Rprop,
+        [{}, {"etas": (0.3, 1.5), "step_sizes": (1e-4, 0.02), "maximize": True}],
+    ),
 }
 LRS = {
     "default": (1e-2, 3e-3, 5e-3),
     "SGD": (0.1, 0.03, 0.05),
     "Adadelta": (1.0, 0.5, 0.8),
     "Muon": (0.02, 0.0, 0.01),
+    "ASGD": (0.1, 0.03, 0.05),
 }
 WDS = (0.1, 0.0, 0.02)
 PARAMS = [(name, i) for name, (_, _, combos) in CASES.items() for i in range(len(combos))]
@@ -203,7 +214,9 @@ def test_state_dict_resume_and_torch_interop(name: str) -> None:
     assert set(sd["state"][0]) == _torch_state_keys(name, idx)
     opt_t.load_state_dict(copy.deepcopy(sd))
     via_torch = train(m_t, opt_t, data[STEPS // 2 :])[-1]
-    torch.testing.assert_close(via_torch, full, rtol=1e-10, atol=1e-12)
+    # torch's load_state_dict casts ASGD's float32 eta/mu to float64, torch keeps them so (dlzoo casts back)
+    tol = 1e-6 if name == "ASGD" else 1e-10
+    torch.testing.assert_close(via_torch, full, rtol=tol, atol=tol * 1e-2)
 
 
 def _torch_state_keys(name: str, idx: int) -> set[str]:

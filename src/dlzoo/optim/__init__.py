@@ -8,14 +8,17 @@ from .adafactor import Adafactor
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
+from .asgd import ASGD
 from .clip import clip_grad_norm_, clip_grad_value_  # noqa: F401  (re-export)
 from .factory import OPTIMIZERS, create_optimizer
+from .lbfgs import LBFGS
 from .lion import Lion
 from .muon import Muon
 from .nadam import NAdam
 from .param_groups import weight_decay_groups
 from .radam import RAdam
 from .rmsprop import RMSprop
+from .rprop import Rprop
 from .schedulers import create_scheduler, warmup_cosine
 from .sgd import SGD
 
@@ -34,10 +37,16 @@ for _name, _cls, _paper, _year, _arxiv in (
      "1804.04235"),
     ("muon", Muon, "Muon: An optimizer for hidden layers in neural networks", 2024, "kellerjordan.github.io"),
     ("lion", Lion, "Symbolic Discovery of Optimization Algorithms", 2023, "2302.06675"),
+    ("asgd", ASGD, "Acceleration of Stochastic Approximation by Averaging", 1992,
+     "SIAM J. Control Optim. 30(4)"),
+    ("rprop", Rprop, "A Direct Adaptive Method for Faster Backpropagation Learning: The RPROP Algorithm",
+     1993, "IEEE ICNN 1993"),
+    ("lbfgs", LBFGS, "On the Limited Memory BFGS Method for Large Scale Optimization", 1989,
+     "Math. Programming 45"),
 ):
     OPTIMIZERS.add(_name, _cls, paper=_paper, year=_year, arxiv=_arxiv)
 
 __all__ = ["OPTIMIZERS", "create_optimizer", "weight_decay_groups", "schedulers", "create_scheduler",
            "warmup_cosine", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam",
            "RAdam",
-           "Adafactor", "Muon", "Lion", "clip_grad_norm_", "clip_grad_value_"]
+           "ASGD", "Rprop", "LBFGS", "Adafactor", "Muon", "Lion", "clip_grad_norm_", "clip_grad_value_"]

@@ -15,13 +15,18 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import ForeachOptimizer, ParamsT, check_hparam
+from .base import ForeachOptimizer, ParamsT
+from .validation import check_flags, check_hparam
 
 __all__ = ["Adadelta"]
 
 
 class Adadelta(ForeachOptimizer):
-    """Adadelta (``torch.optim.Adadelta``-compatible arguments and state keys)."""
+    """Adadelta (``torch.optim.Adadelta``-compatible arguments and state keys).
+
+    ``lr`` may be a one-element tensor; ``foreach`` is recorded only, ``capturable``/``differentiable``
+    must be False (see :func:`dlzoo.optim.validation.check_flags`).
+    """
 
     def __init__(
         self,
@@ -40,8 +45,7 @@ class Adadelta(ForeachOptimizer):
         check_hparam("Adadelta", "rho", rho, 0.0, 1.0)
         check_hparam("Adadelta", "eps", eps)
         check_hparam("Adadelta", "weight_decay", weight_decay)
-        if capturable or differentiable:
-            raise ValueError("Adadelta: capturable/differentiable are not supported by dlzoo")
+        check_flags("Adadelta", foreach=foreach, capturable=capturable, differentiable=differentiable)
         defaults = dict(
             lr=lr,
             rho=rho,

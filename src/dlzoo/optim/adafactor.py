@@ -21,7 +21,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import ForeachOptimizer, ParamsT, check_hparam
+from .base import ForeachOptimizer, ParamsT
+from .validation import check_flags, check_hparam, check_tuple
 
 __all__ = ["Adafactor"]
 
@@ -44,13 +45,14 @@ class Adafactor(ForeachOptimizer):
         maximize: bool = False,
     ) -> None:
         check_hparam("Adafactor", "lr", lr)
-        if not beta2_decay <= 0.0:
-            raise ValueError(f"Adafactor: beta2_decay must be <= 0, got {beta2_decay}")
+        check_hparam("Adafactor", "beta2_decay", beta2_decay, float("-inf"), 0.0)
+        check_tuple("Adafactor", "eps", eps, 2)
         if eps[0] is not None:
             check_hparam("Adafactor", "eps[0]", eps[0])
         check_hparam("Adafactor", "eps[1]", eps[1])
         check_hparam("Adafactor", "d", d, 1.0)
         check_hparam("Adafactor", "weight_decay", weight_decay)
+        check_flags("Adafactor", foreach=foreach)
         defaults = dict(
             lr=lr,
             beta2_decay=beta2_decay,

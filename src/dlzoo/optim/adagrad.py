@@ -15,13 +15,18 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import ForeachOptimizer, ParamsT, check_hparam, uniform
+from .base import ForeachOptimizer, ParamsT, uniform
+from .validation import check_flags, check_hparam
 
 __all__ = ["Adagrad"]
 
 
 class Adagrad(ForeachOptimizer):
-    """Adagrad (``torch.optim.Adagrad``-compatible arguments and state keys)."""
+    """Adagrad (``torch.optim.Adagrad``-compatible arguments and state keys).
+
+    ``lr`` may be a one-element tensor; ``foreach``/``fused`` are recorded only (same math), and
+    ``differentiable`` must be False (see :func:`dlzoo.optim.validation.check_flags`).
+    """
 
     def __init__(
         self,
@@ -45,8 +50,7 @@ class Adagrad(ForeachOptimizer):
             ("eps", eps),
         ):
             check_hparam("Adagrad", name, value)
-        if differentiable or fused:
-            raise ValueError("Adagrad: differentiable/fused are not supported by dlzoo")
+        check_flags("Adagrad", foreach=foreach, differentiable=differentiable, fused=fused)
         defaults = dict(
             lr=lr,
             lr_decay=lr_decay,
@@ -56,7 +60,7 @@ class Adagrad(ForeachOptimizer):
             foreach=foreach,
             maximize=maximize,
             differentiable=False,
-            fused=None,
+            fused=fused,
         )
         super().__init__(params, defaults)
 

@@ -25,7 +25,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import ForeachOptimizer, ParamsT, check_adam_hparams, uniform
+from .base import ForeachOptimizer, ParamsT, uniform, value
+from .validation import check_adam_hparams, check_flags
 
 __all__ = ["Adam", "AdamW"]
 
@@ -38,15 +39,18 @@ class Adam(ForeachOptimizer):
         lr: learning rate. betas: (beta1, beta2) moment decay rates. eps: denominator term.
         weight_decay: L2 penalty (or decoupled decay when ``decoupled_weight_decay``).
         amsgrad: use the running maximum of ``v_t``. maximize: ascend instead of descend.
-        foreach, capturable, differentiable, fused: accepted for signature compatibility; dlzoo always
-            runs its own foreach implementation (``capturable``/``differentiable``/``fused`` must be False).
+        foreach, fused: accepted and recorded; dlzoo always runs its own foreach implementation (same math).
+        capturable, differentiable: must be False (see :func:`dlzoo.optim.validation.check_flags`).
+
+    ``lr`` and ``betas`` may be one-element tensors (as in torch; their values are read each step). Unlike
+    torch, a Tensor ``lr``/``betas`` is also accepted with ``foreach=True``.
     """
 
     def __init__(
         self,
         params: ParamsT,
         lr: float | Tensor = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
+        betas: tuple[float | Tensor, float | Tensor] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0,
         amsgrad: bool = False,
@@ -60,8 +64,7 @@ class Adam(ForeachOptimizer):
     ) -> None:
         name = type(self).__name__
         check_adam_hparams(name, lr, betas, eps, weight_decay)
-        if capturable or differentiable or fused:
-            raise ValueError(f"{name}: capturable/differentiable/fused are not supported by dlzoo")
+        check_flags(name, foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused)
         defaults = dict(
             lr=lr,
             betas=betas,
@@ -72,7 +75,7 @@ class Adam(ForeachOptimizer):
             foreach=foreach,
             capturable=False,
             differentiable=False,
-            fused=None,
+            fused=fused,
             decoupled_weight_decay=decoupled_weight_decay,
         )
         super().__init__(params, defaults)
@@ -87,7 +90,7 @@ class Adam(ForeachOptimizer):
             return state
 
         states = self._states(params, init)
-        beta1, beta2 = group["betas"]
+        beta1, beta2 = (value(b) for b in group["betas"])
         lr, eps = self._lr(group), group["eps"]
         steps = self._advance([s["step"] for s in states])
         params = self._real(params)
@@ -127,7 +130,7 @@ class AdamW(Adam):
         self,
         params: ParamsT,
         lr: float | Tensor = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
+        betas: tuple[float | Tensor, float | Tensor] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 1e-2,
         amsgrad: bool = False,

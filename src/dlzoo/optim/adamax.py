@@ -15,13 +15,18 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import ForeachOptimizer, ParamsT, check_adam_hparams, uniform
+from .base import ForeachOptimizer, ParamsT, uniform
+from .validation import check_adam_hparams, check_flags
 
 __all__ = ["Adamax"]
 
 
 class Adamax(ForeachOptimizer):
-    """Adamax (``torch.optim.Adamax``-compatible arguments and state keys)."""
+    """Adamax (``torch.optim.Adamax``-compatible arguments and state keys).
+
+    ``lr`` may be a one-element tensor; ``foreach`` is recorded only, ``capturable``/``differentiable``
+    must be False (see :func:`dlzoo.optim.validation.check_flags`).
+    """
 
     def __init__(
         self,
@@ -37,8 +42,7 @@ class Adamax(ForeachOptimizer):
         capturable: bool = False,
     ) -> None:
         check_adam_hparams("Adamax", lr, betas, eps, weight_decay)
-        if capturable or differentiable:
-            raise ValueError("Adamax: capturable/differentiable are not supported by dlzoo")
+        check_flags("Adamax", foreach=foreach, capturable=capturable, differentiable=differentiable)
         defaults = dict(
             lr=lr,
             betas=betas,

@@ -16,7 +16,9 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-__all__ = ["ForeachOptimizer", "scalar_dtype", "check_hparam", "check_adam_hparams"]
+from .validation import check_adam_hparams, check_hparam  # noqa: F401  (re-export)
+
+__all__ = ["ForeachOptimizer", "scalar_dtype", "value", "uniform", "check_hparam", "check_adam_hparams"]
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
 
@@ -24,37 +26,6 @@ ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tens
 def scalar_dtype() -> torch.dtype:
     """dtype of the ``step`` counters (torch's rule: float64 iff the default dtype is float64)."""
     return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
-
-
-def check_hparam(
-    owner: str,
-    name: str,
-    value: Any,
-    low: float = 0.0,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> None:
-    """Raise ``ValueError`` naming the optimizer unless ``low <= value <= high`` (open ends if asked)."""
-    v = float(value.item() if isinstance(value, Tensor) else value)
-    bad = (v <= low) if low_open else (v < low)
-    if high is not None:
-        bad = bad or ((v >= high) if high_open else (v > high))
-    if bad or v != v:
-        lo = "(" if low_open else "["
-        hi = ")" if high_open else "]"
-        raise ValueError(f"{owner}: invalid {name}={value!r}, expected a value in {lo}{low}, {high}{hi}")
-
-
-def check_adam_hparams(
-    owner: str, lr: Any, betas: tuple[float, float], eps: float, weight_decay: float
-) -> None:
-    """The checks every Adam-family optimizer shares: ``lr, eps, weight_decay >= 0``, ``0 <= beta < 1``."""
-    check_hparam(owner, "lr", lr)
-    check_hparam(owner, "eps", eps)
-    check_hparam(owner, "betas[0]", betas[0], 0.0, 1.0, high_open=True)
-    check_hparam(owner, "betas[1]", betas[1], 0.0, 1.0, high_open=True)
-    check_hparam(owner, "weight_decay", weight_decay)
 
 
 class ForeachOptimizer(Optimizer):
@@ -145,14 +116,14 @@ class ForeachOptimizer(Optimizer):
 
     @staticmethod
     def _lr(group: dict[str, Any]) -> float:
-        lr = group["lr"]
-        return float(lr.item()) if isinstance(lr, Tensor) else float(lr)
+        return value(group["lr"])
 
     @staticmethod
     def _l2_grads(
         grads: list[Tensor], params: list[Tensor], maximize: bool, weight_decay: float
     ) -> list[Tensor]:
         """``g <- -g`` if maximizing; ``g <- g + weight_decay * theta`` (coupled L2); p.grad untouched."""
+        weight_decay = value(weight_decay)
         if maximize:
             grads = torch._foreach_neg(grads)
             if weight_decay != 0:
@@ -170,7 +141,7 @@ class ForeachOptimizer(Optimizer):
         Decoupled (AdamW, Loshchilov & Hutter 2017, arXiv:1711.05101): ``theta <- theta (1 - lr lambda)``
         in place, gradients untouched; otherwise coupled L2: ``g <- g + lambda theta``. Returns the grads.
         """
-        wd = group["weight_decay"]
+        wd = value(group["weight_decay"])
         if group["decoupled_weight_decay"]:
             grads = cls._l2_grads(grads, params, group["maximize"], 0.0)
             if wd != 0:
@@ -191,6 +162,11 @@ _ONE = torch.tensor(1.0)
 def _mixed(steps: list[Tensor]) -> bool:
     dtype = steps[0].dtype
     return any(s.dtype != dtype for s in steps)
+
+
+def value(x: float | Tensor) -> float:
+    """A hyper-parameter that may be a one-element tensor (``lr``, ``betas``, ...) as a Python float."""
+    return float(x.item()) if isinstance(x, Tensor) else float(x)
 
 
 def uniform(values: list[float]) -> bool:

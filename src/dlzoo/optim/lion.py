@@ -16,13 +16,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import ForeachOptimizer, ParamsT, check_hparam
+from .base import ForeachOptimizer, ParamsT
+from .validation import check_betas, check_flags, check_hparam
 
 __all__ = ["Lion"]
 
 
 class Lion(ForeachOptimizer):
-    """Lion optimizer (sign of an interpolated momentum, decoupled weight decay)."""
+    """Lion optimizer (sign of an interpolated momentum, decoupled weight decay). ``lr`` may be a tensor."""
 
     def __init__(
         self,
@@ -35,9 +36,9 @@ class Lion(ForeachOptimizer):
         foreach: bool | None = None,
     ) -> None:
         check_hparam("Lion", "lr", lr)
-        check_hparam("Lion", "betas[0]", betas[0], 0.0, 1.0)
-        check_hparam("Lion", "betas[1]", betas[1], 0.0, 1.0)
+        check_betas("Lion", betas)  # each in [0, 1): beta = 1 would freeze the momentum
         check_hparam("Lion", "weight_decay", weight_decay)
+        check_flags("Lion", foreach=foreach)
         defaults = dict(lr=lr, betas=betas, weight_decay=weight_decay, maximize=maximize, foreach=foreach)
         super().__init__(params, defaults)
 

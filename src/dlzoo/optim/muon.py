@@ -20,7 +20,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import ForeachOptimizer, ParamsT, check_hparam
+from .base import ForeachOptimizer, ParamsT
+from .validation import check_choice, check_hparam, check_int, check_tuple
 
 __all__ = ["Muon", "zeropower_via_newtonschulz"]
 
@@ -69,14 +70,14 @@ class Muon(ForeachOptimizer):
         adjust_lr_fn: str | None = None,
     ) -> None:
         check_hparam("Muon", "lr", lr)
-        check_hparam("Muon", "momentum", momentum)
+        # an EMA coefficient (B = mu B + (1 - mu) G): stricter than torch, which only asks for >= 0
+        check_hparam("Muon", "momentum", momentum, 0.0, 1.0, high_open=True)
         check_hparam("Muon", "weight_decay", weight_decay)
-        if adjust_lr_fn not in (None, "original", "match_rms_adamw"):
-            raise ValueError(
-                f"Muon: adjust_lr_fn must be None, 'original' or 'match_rms_adamw', got {adjust_lr_fn!r}"
-            )
-        if not 0 < ns_steps < 100 or len(ns_coefficients) != 3:
-            raise ValueError("Muon: need 0 < ns_steps < 100 and three ns_coefficients")
+        check_hparam("Muon", "eps", eps)
+        check_choice("Muon", "adjust_lr_fn", adjust_lr_fn, (None, "original", "match_rms_adamw"))
+        check_int("Muon", "ns_steps", ns_steps, 1, 99)
+        for i, c in enumerate(check_tuple("Muon", "ns_coefficients", ns_coefficients, 3)):
+            check_hparam("Muon", f"ns_coefficients[{i}]", c, float("-inf"))
         defaults = dict(
             lr=lr,
             weight_decay=weight_decay,

@@ -21,13 +21,18 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import ForeachOptimizer, ParamsT, check_adam_hparams, check_hparam, scalar_dtype
+from .base import ForeachOptimizer, ParamsT, scalar_dtype
+from .validation import check_adam_hparams, check_flags, check_hparam
 
 __all__ = ["NAdam"]
 
 
 class NAdam(ForeachOptimizer):
-    """NAdam (``torch.optim.NAdam``-compatible arguments and state keys)."""
+    """NAdam (``torch.optim.NAdam``-compatible arguments and state keys).
+
+    ``lr`` may be a one-element tensor; ``foreach`` is recorded only, ``capturable``/``differentiable``
+    must be False (see :func:`dlzoo.optim.validation.check_flags`).
+    """
 
     def __init__(
         self,
@@ -46,8 +51,7 @@ class NAdam(ForeachOptimizer):
     ) -> None:
         check_adam_hparams("NAdam", lr, betas, eps, weight_decay)
         check_hparam("NAdam", "momentum_decay", momentum_decay)
-        if capturable or differentiable:
-            raise ValueError("NAdam: capturable/differentiable are not supported by dlzoo")
+        check_flags("NAdam", foreach=foreach, capturable=capturable, differentiable=differentiable)
         defaults = dict(
             lr=lr,
             betas=betas,

@@ -18,13 +18,18 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import ForeachOptimizer, ParamsT, check_adam_hparams
+from .base import ForeachOptimizer, ParamsT
+from .validation import check_adam_hparams, check_flags
 
 __all__ = ["RAdam"]
 
 
 class RAdam(ForeachOptimizer):
-    """RAdam (``torch.optim.RAdam``-compatible arguments and state keys)."""
+    """RAdam (``torch.optim.RAdam``-compatible arguments and state keys).
+
+    ``lr`` may be a one-element tensor; ``foreach`` is recorded only, ``capturable``/``differentiable``
+    must be False (see :func:`dlzoo.optim.validation.check_flags`).
+    """
 
     def __init__(
         self,
@@ -41,8 +46,7 @@ class RAdam(ForeachOptimizer):
         differentiable: bool = False,
     ) -> None:
         check_adam_hparams("RAdam", lr, betas, eps, weight_decay)
-        if capturable or differentiable:
-            raise ValueError("RAdam: capturable/differentiable are not supported by dlzoo")
+        check_flags("RAdam", foreach=foreach, capturable=capturable, differentiable=differentiable)
         defaults = dict(
             lr=lr,
             betas=betas,

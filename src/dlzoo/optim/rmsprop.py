@@ -18,13 +18,18 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import ForeachOptimizer, ParamsT, check_hparam
+from .base import ForeachOptimizer, ParamsT
+from .validation import check_flags, check_hparam
 
 __all__ = ["RMSprop"]
 
 
 class RMSprop(ForeachOptimizer):
-    """RMSprop (``torch.optim.RMSprop``-compatible arguments and state keys)."""
+    """RMSprop (``torch.optim.RMSprop``-compatible arguments and state keys).
+
+    ``lr`` may be a one-element tensor; ``foreach`` is recorded only, ``capturable``/``differentiable``
+    must be False (see :func:`dlzoo.optim.validation.check_flags`).
+    """
 
     def __init__(
         self,
@@ -42,14 +47,13 @@ class RMSprop(ForeachOptimizer):
     ) -> None:
         for name, value in (
             ("lr", lr),
-            ("alpha", alpha),
             ("eps", eps),
             ("weight_decay", weight_decay),
             ("momentum", momentum),
         ):
             check_hparam("RMSprop", name, value)
-        if capturable or differentiable:
-            raise ValueError("RMSprop: capturable/differentiable are not supported by dlzoo")
+        check_hparam("RMSprop", "alpha", alpha, 0.0, 1.0)
+        check_flags("RMSprop", foreach=foreach, capturable=capturable, differentiable=differentiable)
         defaults = dict(
             lr=lr,
             momentum=momentum,

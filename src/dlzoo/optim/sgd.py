@@ -17,13 +17,18 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import ForeachOptimizer, ParamsT, check_hparam
+from .base import ForeachOptimizer, ParamsT, value
+from .validation import check_flags, check_hparam
 
 __all__ = ["SGD"]
 
 
 class SGD(ForeachOptimizer):
-    """SGD (``torch.optim.SGD``-compatible). ``nesterov`` needs ``momentum > 0`` and ``dampening == 0``."""
+    """SGD (``torch.optim.SGD``-compatible). ``nesterov`` needs ``momentum > 0`` and ``dampening == 0``.
+
+    ``lr`` and ``weight_decay`` may be one-element tensors. ``foreach``/``fused`` are accepted and recorded
+    (dlzoo always runs its own foreach code, same math); ``differentiable`` must be False.
+    """
 
     def __init__(
         self,
@@ -41,11 +46,14 @@ class SGD(ForeachOptimizer):
     ) -> None:
         check_hparam("SGD", "lr", lr)
         check_hparam("SGD", "momentum", momentum)
+        check_hparam("SGD", "dampening", dampening, 0.0, 1.0)
         check_hparam("SGD", "weight_decay", weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("SGD: nesterov momentum requires a momentum and zero dampening")
-        if differentiable or fused:
-            raise ValueError("SGD: differentiable/fused are not supported by dlzoo")
+            raise ValueError(
+                f"SGD: nesterov=True requires momentum > 0 and dampening == 0, got momentum={momentum!r}, "
+                f"dampening={dampening!r}"
+            )
+        check_flags("SGD", foreach=foreach, differentiable=differentiable, fused=fused)
         defaults = dict(
             lr=lr,
             momentum=momentum,
@@ -55,13 +63,13 @@ class SGD(ForeachOptimizer):
             maximize=maximize,
             foreach=foreach,
             differentiable=False,
-            fused=None,
+            fused=fused,
         )
         super().__init__(params, defaults)
 
     def _update_group(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:
         lr, mu, wd = self._lr(group), group["momentum"], group["weight_decay"]
-        wd = float(wd.item()) if isinstance(wd, Tensor) else wd
+        wd = value(wd)
         states = [self.state[p] for p in params]
         cplx = [p.is_complex() for p in params]
         params, grads = self._real(params), self._real(grads)
