@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,11 +16,12 @@ import torch
 from torch import nn
 
 from ..data import DATASETS, BatchLoader, DataSplits
+from ..data.augment import BatchAugment
 from ..errors import UsageError
-from .config import DataConfig, LoopConfig, LossConfig, ModelConfig, OptimConfig, ScheduleConfig
+from .config import DataConfig, LoopConfig, LossConfig, ModelConfig, OptimConfig, ScheduleConfig, TrainConfig
 
 __all__ = ["TrainData", "build_data", "build_model", "build_optimizer", "build_scheduler", "build_loss",
-           "select_device", "autocast_context"]
+           "build_augment", "build_train_loss", "select_device", "autocast_context"]
 
 
 def _usage(key: str, err: BaseException) -> UsageError:
@@ -51,9 +53,6 @@ class TrainData:
 
 def build_data(cfg: DataConfig, seed: int, rank: int = 0, world_size: int = 1) -> TrainData:
     """Build the dataset splits and loaders; the training order is a pure function of (seed, epoch)."""
-    if cfg.val_fraction + cfg.test_fraction >= 1.0:
-        raise UsageError(f"data: val_fraction + test_fraction must be < 1, got {cfg.val_fraction} + "
-                         f"{cfg.test_fraction}")
     if cfg.name not in DATASETS:
         raise _usage("data.name", DATASETS._missing(cfg.name))
     try:
@@ -118,20 +117,31 @@ def build_optimizer(cfg: OptimConfig, model: nn.Module) -> torch.optim.Optimizer
 
 
 def build_scheduler(cfg: ScheduleConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int,
-                    total_steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+                    total_steps: int, at_step: int = 0) -> torch.optim.lr_scheduler.LRScheduler:
     """Per-batch schedule; ``warmup_cosine`` gets ``warmup_steps = round(warmup_epochs * steps_per_epoch)``
-    and ``total_steps``."""
+    and ``total_steps``.
+
+    ``at_step > 0`` builds it over an optimizer that has already taken that many steps (a resumed run
+    whose total changed): every group's lr is reset to its ``initial_lr`` and the new schedule is stepped
+    ``at_step`` times, so the lr is what this schedule gives there, for any scheduler type."""
     from ..optim.schedulers import create_scheduler
 
     kwargs = dict(cfg.kwargs)
-    if cfg.name.lower().replace("-", "_") in ("warmup_cosine", "warmupcosine"):
+    if cfg.is_warmup_cosine:
         kwargs.setdefault("warmup_steps", min(total_steps, int(round(cfg.warmup_epochs * steps_per_epoch))))
         kwargs.setdefault("total_steps", total_steps)
         kwargs.setdefault("min_lr_ratio", cfg.min_lr_ratio)
+    for group in optimizer.param_groups if at_step else ():
+        group["lr"] = group.get("initial_lr", group["lr"])
     try:
-        return create_scheduler(cfg.name, optimizer, **kwargs)
+        scheduler = create_scheduler(cfg.name, optimizer, **kwargs)
     except (TypeError, ValueError, KeyError) as err:
         raise _usage("schedule", err) from None
+    with warnings.catch_warnings():  # "lr_scheduler.step() before optimizer.step()": a replay only
+        warnings.simplefilter("ignore")
+        for _ in range(at_step):
+            scheduler.step()
+    return scheduler
 
 
 def build_loss(cfg: LossConfig) -> nn.Module:
@@ -145,6 +155,20 @@ def build_loss(cfg: LossConfig) -> nn.Module:
         return create_loss(cfg.name, **kwargs)
     except (TypeError, ValueError, KeyError) as err:
         raise _usage("loss", err) from None
+
+
+def build_augment(cfg: TrainConfig, num_classes: int) -> BatchAugment:
+    """The training-batch augmentation of ``data.augment`` (identity when all of it is off)."""
+    aug = cfg.data.augment
+    return BatchAugment(num_classes, mixup_alpha=aug.mixup_alpha, cutmix_alpha=aug.cutmix_alpha,
+                        prob=aug.prob, switch_prob=aug.switch_prob, label_smoothing=cfg.loss.label_smoothing,
+                        hflip=aug.hflip, crop_padding=aug.crop_padding)
+
+
+def build_train_loss(cfg: TrainConfig, augment: BatchAugment) -> nn.Module:
+    """The training loss; with Mixup/CutMix the label smoothing goes into the soft targets the augmentation
+    makes, not into the loss (no double smoothing)."""
+    return build_loss(cfg.loss.model_copy(update={"label_smoothing": 0.0}) if augment.mixes else cfg.loss)
 
 
 def select_device(spec: str) -> torch.device:

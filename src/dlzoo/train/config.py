@@ -5,6 +5,10 @@
 Every section forbids unknown keys; a typo gets the closest valid key suggested (``difflib``) and any
 validation failure becomes one readable :class:`dlzoo.errors.UsageError` paragraph (the CLI exits 2).
 Free-form ``kwargs`` dicts (model, data, optimizer) are passed through to the component builders.
+
+Rules that tie fields of different sections together are ``model_validator``s here (they need no data);
+whether the model, data and loss fit each other is checked by a dry run,
+:func:`dlzoo.train.validate.check_fit`.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import UsageError
 
@@ -79,6 +83,13 @@ class DataConfig(_Section):
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _fractions(self) -> DataConfig:
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise ValueError(f"val_fraction + test_fraction must be < 1 (nothing left to train on), got "
+                             f"{self.val_fraction} + {self.test_fraction}")
+        return self
+
 
 class OptimConfig(_Section):
     """``dlzoo.optim.create_optimizer(name, groups, lr=..., **kwargs)``; decay skipped for 1-d params."""
@@ -96,6 +107,11 @@ class ScheduleConfig(_Section):
     warmup_epochs: float = Field(1.0, ge=0.0)
     min_lr_ratio: float = Field(0.0, ge=0.0, le=1.0)
     kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def is_warmup_cosine(self) -> bool:
+        """Whether ``name`` is the warmup + cosine schedule (the one ``warmup_epochs`` applies to)."""
+        return self.name.lower().replace("-", "_") in ("warmup_cosine", "warmupcosine")
 
 
 class LossConfig(_Section):
@@ -139,6 +155,14 @@ class TrainConfig(_Section):
     loss: LossConfig = Field(default_factory=LossConfig)
     train: LoopConfig = Field(default_factory=LoopConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+
+    @model_validator(mode="after")
+    def _sections_agree(self) -> TrainConfig:
+        """Cross-section rules that need no data (the dry run checks model vs data vs loss)."""
+        if self.schedule.is_warmup_cosine and self.schedule.warmup_epochs > self.train.epochs:
+            raise ValueError(f"schedule.warmup_epochs={self.schedule.warmup_epochs} is longer than "
+                             f"train.epochs={self.train.epochs}: the lr would never reach optim.lr")
+        return self
 
 
 _FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
@@ -199,6 +223,9 @@ def _format_errors(err: ValidationError, origin: str) -> str:
             close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
             hint = f"; did you mean {'.'.join([*map(str, loc[:-1]), close[0]])!r}?" if close else ""
             lines.append(f"unknown key {dotted!r}{hint} (valid keys here: {', '.join(valid)})")
+        elif e["type"] == "value_error":  # a model_validator's rule: its message says it all
+            msg = str(e["msg"]).removeprefix("Value error, ")
+            lines.append(f"{dotted}: {msg}" if dotted else msg)
         else:
             lines.append(f"{dotted}: {e['msg']} (got {e.get('input')!r})")
     return f"invalid config {origin}: " + "; ".join(lines)
@@ -213,6 +240,12 @@ def load_config(
     Raises :class:`UsageError` (a ``ValueError``) for a missing file, bad YAML, unknown keys (with the
     closest valid key) and wrong types or out-of-range values.
     """
+    if not isinstance(source, (str, os.PathLike, dict, TrainConfig, type(None))):
+        raise TypeError(f"load_config: source must be a YAML path, a dict, a TrainConfig or None, got "
+                        f"{type(source).__name__} {source!r}")
+    if isinstance(overrides, (str, bytes)) or not all(isinstance(o, str) for o in overrides):
+        raise TypeError(f"load_config: overrides must be a list of 'key.sub=value' strings, "
+                        f"got {overrides!r}")
     origin = "(defaults)"
     if source is None:
         data: dict[str, Any] = {}
