@@ -191,7 +191,9 @@ def test_lenet5_c3_connection_table_is_sparse():
     y = x.clone()
     y[:, 3] += 1.0
     torch.testing.assert_close(c3(y)[:, 0], c3(x)[:, 0])
-    assert model.rbf_centers.requires_grad is False and "rbf_centers" in model.state_dict()
+    # the RBF centres are the logits layer's fixed weight: a buffer (not trained), saved with the model
+    assert model.get_classifier() is model.output and model.output.weight.shape == (10, 84)
+    assert "output.weight" in model.state_dict() and "output.weight" in dict(model.named_buffers())
 
 
 def test_resnet_blocks_match_paper_shapes():

@@ -1,4 +1,4 @@
-"""Small helpers shared by the classic CNN families (norm resolution, torchvision-style init).
+"""Helpers shared by the classic CNN families: torchvision-style init, input checks, the AlexNet/VGG head.
 
 The CNNs use out-of-place ReLUs (torchvision uses ``inplace=True``): with ``norm_layer`` swappable,
 the layer before a ReLU may be a custom autograd kernel whose output must not be modified in place.
@@ -6,7 +6,6 @@ the layer before a ReLU may be a custom autograd kernel whose output must not be
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +14,7 @@ from torch import Tensor, nn
 
 from ..nn import Conv2d, Linear, get_norm_layer
 from ..nn.factory import NormSpec
+from ._base import ClassifierMixin
 
 __all__ = [
     "resolve_norm",
@@ -32,10 +32,9 @@ CNN_SOURCE_TIMM = "timm; Cadene pretrainedmodels n_params; pytorchcv weight_coun
 def resolve_norm(
     norm_layer: NormSpec, norm_kwargs: dict[str, Any] | None, **defaults: Any
 ) -> Callable[[int], nn.Module]:
-    """Channels-first norm maker ``make(C)`` from a name/class/partial plus ``norm_kwargs``.
+    """Deprecated: call :func:`dlzoo.nn.get_norm_layer` with ``channels_first=True`` and ``defaults=``.
 
-    ``defaults`` (e.g. GoogLeNet's BatchNorm ``eps=1e-3``) apply only when ``norm_layer`` is the
-    default ``"batchnorm"`` and the caller did not set them.
+    Kept only while ``resnet.py`` still imports it (every other family moved to ``get_norm_layer``).
     """
     kw = dict(norm_kwargs or {})
     if isinstance(norm_layer, str) and norm_layer.lower().replace("_", "") == "batchnorm":
@@ -57,28 +56,24 @@ def init_conv_kaiming(model: nn.Module, linear_std: float | None = None) -> None
             nn.init.zeros_(m.bias)
 
 
-def fan_in_uniform_(weight, bias=None) -> None:
-    """U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias (torch's default Linear/Conv rule)."""
-    fan_in = math.prod(weight.shape[1:])
-    bound = 1 / math.sqrt(fan_in)
-    nn.init.uniform_(weight, -bound, bound)
-    if bias is not None:
-        nn.init.uniform_(bias, -bound, bound)
-
-
 def check_image_input(owner: str, x: Tensor, in_chans: int) -> None:
     """Raise ``ValueError`` naming ``owner`` unless ``x`` is an image batch ``(N, in_chans, H, W)``."""
     if x.dim() != 4 or x.shape[1] != in_chans:
         raise ValueError(f"{owner}: expected input of shape (N, {in_chans}, H, W), got {list(x.shape)}")
 
 
-class PooledMlpClassifier(nn.Module):
+class PooledMlpClassifier(ClassifierMixin, nn.Module):
     """torchvision's AlexNet/VGG layout: ``features`` -> ``avgpool`` -> flatten -> ``classifier``.
 
     Subclasses set ``in_chans``, ``num_classes``, ``num_features`` (pre-logits width) and the modules
     ``features`` (N, C_in, H, W) -> (N, C, h, w), ``avgpool`` (-> (N, C, p, p)) and ``classifier``, an
-    ``nn.Sequential`` over (N, C * p * p) whose last layer is the logits ``Linear``.
+    ``nn.Sequential`` over (N, C * p * p) whose last layer (``classifier.6``, torchvision's key) is the
+    logits ``Linear``. The pooling is fixed (an adaptive pool to p x p feeding the MLP), so
+    ``reset_classifier(k, global_pool=...)`` refuses a new pooling type.
     """
+
+    classifier_name = "classifier.6"
+    global_pool_name = None
 
     def forward_features(self, x: Tensor) -> Tensor:
         """``(N, C_in, H, W)`` -> ``(N, C, h, w)``."""
@@ -89,10 +84,3 @@ class PooledMlpClassifier(nn.Module):
         x = torch.flatten(self.avgpool(x), 1)  # (N, C * pool_size**2)
         x = self.classifier[:-1](x)  # (N, num_features)
         return x if pre_logits else self.classifier[-1](x)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.forward_head(self.forward_features(x))
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.num_classes = num_classes
-        self.classifier[-1] = Linear(self.num_features, num_classes)

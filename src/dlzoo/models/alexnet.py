@@ -15,6 +15,9 @@ kernels, conv2/4/5 split into two groups (each GPU sees only its half of the pre
 Local Response Normalization after the ReLUs of conv1 and conv2 (paper Sec. 3.3:
 ``b = a / (k + alpha * sum_{j} a_j^2)^beta`` with k=2, n=5, alpha=1e-4, beta=0.75; torch's LRN divides
 alpha by n, so alpha=5e-4 is passed), max pools 3x3/2 ("overlapping pooling").
+
+Keys follow torchvision (``features.N``, ``classifier.N``; logits ``classifier.6``). ``act_layer`` names the
+activation (ReLU); ``norm_layer`` replaces the LRN of ``alexnet_original`` (the single tower has none).
 """
 
 from __future__ import annotations
@@ -23,15 +26,17 @@ from typing import Any
 
 from torch import nn
 
-from ..nn import AdaptiveAvgPool2d, Conv2d, Dropout, Linear, MaxPool2d, ReLU, get_norm_layer
+from ..nn import AdaptiveAvgPool2d, Conv2d, Dropout, Linear, MaxPool2d, create_act, create_fc, get_norm_layer
+from ..nn.create_act import ActSpec
 from ..nn.factory import NormSpec
 from . import register_model
 from ._cnn import CNN_SOURCE_TV, PooledMlpClassifier
 
 __all__ = ["AlexNet"]
 
-# the paper's LRN constants in torch's convention (alpha is divided by size inside the layer)
-_PAPER_LRN = {"size": 5, "alpha": 5e-4, "beta": 0.75, "k": 2.0}
+# the paper's LRN constants in torch's convention (alpha is divided by size inside the layer): family
+# defaults of get_norm_layer, used when the norm is "lrn", under the caller's norm_kwargs
+_NORM_DEFAULTS = {"lrn": {"size": 5, "alpha": 5e-4, "beta": 0.75, "k": 2.0}}
 
 
 class AlexNet(PooledMlpClassifier):
@@ -47,50 +52,54 @@ class AlexNet(PooledMlpClassifier):
         img_size: int | None = None,
         drop_rate: float = 0.5,
         original: bool = False,
-        norm_layer: NormSpec = "lrn",
+        norm_layer: NormSpec | None = None,
         norm_kwargs: dict[str, Any] | None = None,
         mlp_hidden: int = 4096,
         pool_size: int = 6,
+        act_layer: ActSpec = "relu",
     ) -> None:
         super().__init__()
+        if not original and (norm_layer is not None or norm_kwargs):
+            raise ValueError("AlexNet: the single-tower network has no normalization layers; use "
+                             f"alexnet_original (LRN) to set norm_layer={norm_layer!r}")
+        act = lambda: create_act(act_layer)  # noqa: E731
         self.img_size = img_size  # informational: adaptive pooling takes any input size
         self.in_chans = in_chans
         self.num_classes = num_classes
         if original:
-            if norm_kwargs is None and isinstance(norm_layer, str) and norm_layer.lower() == "lrn":
-                norm_kwargs = _PAPER_LRN
-            norm = get_norm_layer(norm_layer, channels_first=True, **(norm_kwargs or {}))
+            norm = get_norm_layer(norm_layer or "lrn", channels_first=True, defaults=_NORM_DEFAULTS,
+                                  **(norm_kwargs or {}))
             self.features = nn.Sequential(
                 Conv2d(in_chans, 96, 11, stride=4),
-                ReLU(),
+                act(),
                 norm(96),
                 MaxPool2d(3, 2),
                 Conv2d(96, 256, 5, padding=2, groups=2),
-                ReLU(),
+                act(),
                 norm(256),
                 MaxPool2d(3, 2),
                 Conv2d(256, 384, 3, padding=1),
-                ReLU(),
+                act(),
                 Conv2d(384, 384, 3, padding=1, groups=2),
-                ReLU(),
+                act(),
                 Conv2d(384, 256, 3, padding=1, groups=2),
-                ReLU(),
+                act(),
                 MaxPool2d(3, 2),
             )
         else:
             self.features = nn.Sequential(
                 Conv2d(in_chans, 64, 11, stride=4, padding=2),
-                ReLU(),
+                act(),
                 MaxPool2d(3, 2),
                 Conv2d(64, 192, 5, padding=2),
-                ReLU(),
+                act(),
                 MaxPool2d(3, 2),
                 Conv2d(192, 384, 3, padding=1),
-                ReLU(),
+                act(),
                 Conv2d(384, 256, 3, padding=1),
-                ReLU(),
+                act(),
                 Conv2d(256, 256, 3, padding=1),
-                ReLU(),
+                act(),
                 MaxPool2d(3, 2),
             )
         self.avgpool = AdaptiveAvgPool2d((pool_size, pool_size))
@@ -98,11 +107,11 @@ class AlexNet(PooledMlpClassifier):
         self.classifier = nn.Sequential(
             Dropout(drop_rate),
             Linear(256 * pool_size * pool_size, mlp_hidden),
-            ReLU(),
+            act(),
             Dropout(drop_rate),
             Linear(mlp_hidden, mlp_hidden),
-            ReLU(),
-            Linear(mlp_hidden, num_classes),
+            act(),
+            create_fc(mlp_hidden, num_classes),
         )
 
 
@@ -112,12 +121,15 @@ _CARD = dict(
     year=2012,
     arxiv="NeurIPS 2012",
 )
+# the smallest inputs giving 1x1 features (the adaptive pool repeats them to pool_size x pool_size)
+_TEST = {"alexnet": (3, 63, 63), "alexnet_original": (3, 67, 67)}
 
 
 @register_model(
     **_CARD,
     input_size=(3, 224, 224),
     reference_params=61_100_840,
+    test_input_size=_TEST["alexnet"],
     source=CNN_SOURCE_TV,
     extra={"variant": "single tower (arXiv:1404.5997)"},
 )
@@ -129,6 +141,7 @@ def alexnet(**kwargs: Any) -> AlexNet:
     **_CARD,
     input_size=(3, 227, 227),
     reference_params=60_965_224,
+    test_input_size=_TEST["alexnet_original"],
     source="paper's layer sizes (Fig. 2); Caffe bvlc_alexnet count",
     extra={"variant": "two-group original with LRN"},
 )

@@ -10,7 +10,10 @@ arXiv:1608.06993. Layer ``l`` of a dense block sees the concatenation of all ear
               denseblock1 (6 layers) transition1 ... denseblock4 (16 layers) norm5   (N, 1024, H/32, W/32)
     head:     relu -> global avg pool -> classifier Linear(1024, classes)
 
-Keys follow torchvision (``features.denseblock1.denselayer1.norm1``, ``features.transition1.conv``).
+Keys follow torchvision (``features.denseblock1.denselayer1.norm1``, ``features.transition1.conv``,
+logits ``classifier``), so torchvision checkpoints load strictly. ``drop_rate`` is the dropout before the
+classifier (timm's name); ``block_drop_rate`` the dropout inside each dense layer (torchvision's
+``drop_rate``). ``act_layer`` names the activation (ReLU); ``global_pool`` the pooling type.
 """
 
 from __future__ import annotations
@@ -20,13 +23,24 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..nn import AdaptiveAvgPool2d, AvgPool2d, Conv2d, Dropout, Linear, MaxPool2d, ReLU
+from ..nn import (
+    AvgPool2d,
+    Conv2d,
+    Dropout,
+    GlobalPool,
+    Linear,
+    MaxPool2d,
+    create_act,
+    create_fc,
+    get_norm_layer,
+)
+from ..nn.create_act import ActSpec
 from ..nn.factory import NormSpec
 from . import register_model
-from ._cnn import CNN_SOURCE_TV, check_image_input, resolve_norm
+from ._base import ClassifierMixin
+from ._cnn import CNN_SOURCE_TV, check_image_input
 
 __all__ = ["DenseNet", "DenseLayer", "DenseBlock", "Transition"]
 
@@ -35,14 +49,15 @@ class DenseLayer(nn.Module):
     """``H_l``: norm-relu-conv1x1 (bn_size * k) -> norm-relu-conv3x3 (k) [-> dropout]."""
 
     def __init__(
-        self, num_input_features: int, growth_rate: int, bn_size: int, drop_rate: float, norm
+        self, num_input_features: int, growth_rate: int, bn_size: int, drop_rate: float, norm,
+        act_layer: ActSpec = "relu",
     ) -> None:
         super().__init__()
         self.norm1 = norm(num_input_features)
-        self.relu1 = ReLU()
+        self.relu1 = create_act(act_layer)
         self.conv1 = Conv2d(num_input_features, bn_size * growth_rate, 1, bias=False)
         self.norm2 = norm(bn_size * growth_rate)
-        self.relu2 = ReLU()
+        self.relu2 = create_act(act_layer)
         self.conv2 = Conv2d(bn_size * growth_rate, growth_rate, 3, padding=1, bias=False)
         self.dropout = Dropout(drop_rate)
 
@@ -56,11 +71,13 @@ class DenseBlock(nn.ModuleDict):
     """``num_layers`` dense layers; returns all feature maps concatenated."""
 
     def __init__(
-        self, num_layers: int, num_input_features: int, bn_size: int, growth_rate: int, drop_rate: float, norm
+        self, num_layers: int, num_input_features: int, bn_size: int, growth_rate: int, drop_rate: float,
+        norm, act_layer: ActSpec = "relu",
     ) -> None:
         super().__init__()
         for i in range(num_layers):
-            layer = DenseLayer(num_input_features + i * growth_rate, growth_rate, bn_size, drop_rate, norm)
+            layer = DenseLayer(num_input_features + i * growth_rate, growth_rate, bn_size, drop_rate, norm,
+                               act_layer)
             self.add_module(f"denselayer{i + 1}", layer)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -73,16 +90,24 @@ class DenseBlock(nn.ModuleDict):
 class Transition(nn.Sequential):
     """norm -> relu -> conv1x1 (compression) -> avgpool 2x2."""
 
-    def __init__(self, num_input_features: int, num_output_features: int, norm) -> None:
+    def __init__(self, num_input_features: int, num_output_features: int, norm,
+                 act_layer: ActSpec = "relu") -> None:
         super().__init__()
         self.norm = norm(num_input_features)
-        self.relu = ReLU()
+        self.relu = create_act(act_layer)
         self.conv = Conv2d(num_input_features, num_output_features, 1, bias=False)
         self.pool = AvgPool2d(2, stride=2)
 
 
-class DenseNet(nn.Module):
-    """DenseNet-BC (torchvision layout)."""
+class DenseNet(ClassifierMixin, nn.Module):
+    """DenseNet-BC (torchvision layout).
+
+    ``forward_features``: (N, C_in, H, W) -> (N, C, H/32, W/32) after ``norm5``; head (torchvision's
+    forward): ``act -> global_pool -> drop -> classifier``, pre-logits width ``num_features = C``.
+    """
+
+    classifier_name = "classifier"
+    global_pool_name = "global_pool"
 
     def __init__(
         self,
@@ -97,37 +122,44 @@ class DenseNet(nn.Module):
         norm_kwargs: dict[str, Any] | None = None,
         drop_rate: float = 0.0,
         block_drop_rate: float = 0.0,
+        act_layer: ActSpec = "relu",
+        global_pool: str = "avg",
     ) -> None:
         super().__init__()
-        norm = resolve_norm(norm_layer, norm_kwargs)
+        norm = get_norm_layer(norm_layer, channels_first=True, **(norm_kwargs or {}))
         self.img_size = img_size  # informational: adaptive pooling takes any input size
         self.in_chans, self.num_classes = in_chans, num_classes
         layers: OrderedDict[str, nn.Module] = OrderedDict(
             conv0=Conv2d(in_chans, num_init_features, 7, stride=2, padding=3, bias=False),
             norm0=norm(num_init_features),
-            relu0=ReLU(),
+            relu0=create_act(act_layer),
             pool0=MaxPool2d(3, stride=2, padding=1),
         )
         channels = num_init_features
         for i, num_layers in enumerate(block_config):
             layers[f"denseblock{i + 1}"] = DenseBlock(
-                num_layers, channels, bn_size, growth_rate, block_drop_rate, norm
+                num_layers, channels, bn_size, growth_rate, block_drop_rate, norm, act_layer
             )
             channels += num_layers * growth_rate
             if i != len(block_config) - 1:
-                layers[f"transition{i + 1}"] = Transition(channels, channels // 2, norm)
+                layers[f"transition{i + 1}"] = Transition(channels, channels // 2, norm, act_layer)
                 channels //= 2
         layers["norm5"] = norm(channels)
         self.features = nn.Sequential(layers)
         self.num_features = channels
-        self.pool = AdaptiveAvgPool2d((1, 1))
+        self.act = create_act(act_layer)  # torchvision's F.relu after norm5
+        self.global_pool = GlobalPool(global_pool)
         self.drop = Dropout(drop_rate)
-        self.classifier = Linear(channels, num_classes)
+        self.classifier = create_fc(channels, num_classes)
         for m in self.modules():  # torchvision: kaiming_normal_ (fan_in) convs, zero linear bias
             if isinstance(m, Conv2d):
                 nn.init.kaiming_normal_(m.weight)
-            elif isinstance(m, Linear):
-                nn.init.zeros_(m.bias)
+        self.init_classifier(self.classifier)
+
+    def init_classifier(self, fc: nn.Module) -> None:
+        """torchvision's DenseNet init of the logits layer: default weight init, zero bias."""
+        if isinstance(fc, Linear):
+            nn.init.zeros_(fc.bias)
 
     def forward_features(self, x: Tensor) -> Tensor:
         """``(N, C_in, H, W)`` -> ``(N, 1024, H/32, W/32)`` (after ``norm5``)."""
@@ -135,15 +167,8 @@ class DenseNet(nn.Module):
         return self.features(x)
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
-        x = self.drop(torch.flatten(self.pool(F.relu(x)), 1))  # (N, 1024)
+        x = self.drop(self.global_pool(self.act(x)))  # (N, 1024)
         return x if pre_logits else self.classifier(x)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.forward_head(self.forward_features(x))
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.num_classes = num_classes
-        self.classifier = Linear(self.num_features, num_classes)
 
 
 @register_model(
@@ -154,6 +179,7 @@ class DenseNet(nn.Module):
     input_size=(3, 224, 224),
     reference_params=7_978_856,
     source=CNN_SOURCE_TV,
+    test_input_size=(3, 32, 32),  # 1x1 after the last transition
 )
 def densenet121(**kwargs: Any) -> DenseNet:
     return DenseNet(32, (6, 12, 24, 16), 64, **kwargs)

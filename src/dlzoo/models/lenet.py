@@ -12,12 +12,14 @@ Proc. IEEE 86(11), 1998 (Sec. II.B). ``lenet5`` follows the paper on a 32x32 inp
     output: Euclidean RBF units     -> (N, classes)     y_i = sum_j (x_j - w_ij)^2, w fixed +-1
 
 Every layer up to F6 is followed by the squashing function ``f(a) = A tanh(S a)``, A = 1.7159,
-S = 2/3 (Appendix A). The RBF centres are fixed (a buffer, not trained: the paper's "60,000 trainable
-free parameters"); the paper drew them as stylized 7x12 bitmaps, here they are a fixed random +-1 code
-(seeded). The model returns ``-y`` so larger is better, like logits.
+S = 2/3 (Appendix A). The RBF centres (:class:`EuclideanRBF`, the logits layer ``output``, its ``weight``
+(classes, 84) a buffer) are fixed, not trained: the paper's "60,000 trainable free parameters"; the
+paper drew them as stylized 7x12 bitmaps, here they are a fixed random +-1 code (seeded). The model
+returns ``-y`` so larger is better, like logits. ``reset_classifier(k)`` makes a new fixed code.
 
 ``lenet5_modern`` is the variant of today's tutorials (e.g. Zhang et al., Dive into Deep Learning,
-Sec. 7.6; the PyTorch 60-minute blitz): dense C3, max pooling, ReLU, linear output; 61,706 params.
+Sec. 7.6; the PyTorch 60-minute blitz): dense C3, max pooling, ReLU (``act_layer``), linear output
+``fc3``; 61,706 params.
 """
 
 from __future__ import annotations
@@ -27,11 +29,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..nn import AvgPool2d, Conv2d, Linear, MaxPool2d, ReLU
+from ..nn import AvgPool2d, Conv2d, Identity, Linear, MaxPool2d, create_act, create_fc
+from ..nn.classifier import check_num_classes
+from ..nn.create_act import ActSpec
 from ..nn.mode import use_fused
 from . import register_model
+from ._base import ClassifierMixin
 
-__all__ = ["LeNet5", "LeNet5Modern", "C3_TABLE", "Subsampling", "SparseConv2d", "Squash"]
+__all__ = ["LeNet5", "LeNet5Modern", "C3_TABLE", "Subsampling", "SparseConv2d", "Squash", "EuclideanRBF"]
 
 # Table I of the paper: for each C3 feature map, the S2 feature maps it is connected to.
 C3_TABLE: tuple[tuple[int, ...], ...] = (
@@ -79,6 +84,24 @@ class Subsampling(nn.Module):
         return window_sum * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
 
 
+class EuclideanRBF(nn.Module):
+    """LeNet-5's output layer (eq. 7): ``y_i = sum_j (x_j - w_ij)^2``; returns ``-y`` (N, out_features).
+
+    ``weight`` (out_features, in_features) is a fixed buffer: a +-1 code drawn with ``seed``.
+    """
+
+    def __init__(self, in_features: int, out_features: int, seed: int = 1998) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        g = torch.Generator().manual_seed(seed)
+        code = torch.randint(0, 2, (out_features, in_features), generator=g).float() * 2 - 1
+        self.register_buffer("weight", code)
+
+    def forward(self, x: Tensor) -> Tensor:
+        distance = (x.unsqueeze(1) - self.weight.unsqueeze(0)).pow(2).sum(-1)  # (N, out_features)
+        return -distance
+
+
 class SparseConv2d(nn.Module):
     """A convolution where output map ``o`` sees only the input maps ``table[o]`` (C3 of LeNet-5).
 
@@ -120,8 +143,10 @@ def _conv_by_table(x: Tensor, weight: Tensor, bias: Tensor, index: Tensor, out_c
     return torch.stack(out, dim=1)  # (N, C_out, H', W')
 
 
-class LeNet5(nn.Module):
+class LeNet5(ClassifierMixin, nn.Module):
     """LeNet-5 as published (sparse C3, trainable subsampling, scaled tanh, fixed RBF output)."""
+
+    classifier_name = "output"
 
     def __init__(self, num_classes: int = 10, in_chans: int = 1, img_size: int = 32) -> None:
         super().__init__()
@@ -129,7 +154,7 @@ class LeNet5(nn.Module):
             raise ValueError(
                 f"LeNet5: the 1998 architecture needs 32x32 inputs (C5 is 1x1), got img_size={img_size}"
             )
-        self.in_chans, self.num_classes = in_chans, num_classes
+        self.in_chans = in_chans
         self.c1 = Conv2d(in_chans, 6, 5)
         self.s2 = Subsampling(6)
         self.c3 = SparseConv2d(6, C3_TABLE, 5)
@@ -139,6 +164,16 @@ class LeNet5(nn.Module):
         self.act = Squash()
         self.num_features = 84
         self.reset_classifier(num_classes)
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        """A new fixed RBF code for ``num_classes`` (``Identity`` for 0); LeNet-5 has no global pooling."""
+        num_classes = check_num_classes(num_classes)
+        if global_pool is not None:
+            self.set_global_pool(global_pool)  # raises: the pooling is fixed
+        self.num_classes = num_classes
+        ref = self.f6.weight
+        rbf = EuclideanRBF(self.num_features, num_classes).to(ref.device, ref.dtype) if num_classes else None
+        self.output = rbf if rbf is not None else Identity()
 
     def forward_features(self, x: Tensor) -> Tensor:
         """``(N, C_in, 32, 32)`` -> C5 maps ``(N, 120, 1, 1)``."""
@@ -152,25 +187,16 @@ class LeNet5(nn.Module):
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
         x = self.act(self.f6(torch.flatten(x, 1)))  # (N, 84)
-        if pre_logits:
-            return x
-        distance = (x.unsqueeze(1) - self.rbf_centers.unsqueeze(0)).pow(2).sum(-1)  # (N, classes)
-        return -distance
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.forward_head(self.forward_features(x))
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.num_classes = num_classes
-        g = torch.Generator().manual_seed(1998)
-        centers = torch.randint(0, 2, (num_classes, 84), generator=g).float() * 2 - 1
-        self.register_buffer("rbf_centers", centers.to(self.f6.weight.device))
+        return x if pre_logits else self.output(x)  # (N, classes)
 
 
-class LeNet5Modern(nn.Module):
-    """Tutorial LeNet: conv5-relu-maxpool x2 (dense C3), Linear 400-120-84-classes with ReLU."""
+class LeNet5Modern(ClassifierMixin, nn.Module):
+    """Tutorial LeNet: conv5-act-maxpool x2 (dense C3), Linear 400-120-84-classes with activations."""
 
-    def __init__(self, num_classes: int = 10, in_chans: int = 1, img_size: int = 32) -> None:
+    classifier_name = "fc3"
+
+    def __init__(self, num_classes: int = 10, in_chans: int = 1, img_size: int = 32,
+                 act_layer: ActSpec = "relu") -> None:
         super().__init__()
         self.in_chans, self.num_classes = in_chans, num_classes
         side = ((img_size - 4) // 2 - 4) // 2
@@ -178,19 +204,20 @@ class LeNet5Modern(nn.Module):
             raise ValueError(f"LeNet5Modern: img_size must be at least 12, got {img_size}")
         self.features = nn.Sequential(
             Conv2d(in_chans, 6, 5),
-            ReLU(),
+            create_act(act_layer),
             MaxPool2d(2),
             Conv2d(6, 16, 5),
-            ReLU(),
+            create_act(act_layer),
             MaxPool2d(2),
         )
         self.fc1 = Linear(16 * side * side, 120)
         self.fc2 = Linear(120, 84)
-        self.act = ReLU()
+        self.act = create_act(act_layer)
         self.num_features = 84
-        self.fc3 = Linear(84, num_classes)
+        self.fc3 = create_fc(84, num_classes)
 
     def forward_features(self, x: Tensor) -> Tensor:
+        """``(N, C_in, H, W)`` -> ``(N, 16, side, side)``."""
         if x.dim() != 4 or x.shape[1] != self.in_chans:
             raise ValueError(f"LeNet5Modern: expected input (N, {self.in_chans}, H, W), got {list(x.shape)}")
         return self.features(x)
@@ -199,13 +226,6 @@ class LeNet5Modern(nn.Module):
         x = self.act(self.fc2(self.act(self.fc1(torch.flatten(x, 1)))))  # (N, 84)
         return x if pre_logits else self.fc3(x)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.forward_head(self.forward_features(x))
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.num_classes = num_classes
-        self.fc3 = Linear(self.num_features, num_classes)
-
 
 _CARD = dict(
     family="lenet",
@@ -213,6 +233,7 @@ _CARD = dict(
     year=1998,
     arxiv="Proc. IEEE 86(11)",
     input_size=(1, 32, 32),
+    test_input_size=(1, 32, 32),
 )
 
 

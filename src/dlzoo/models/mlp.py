@@ -1,7 +1,8 @@
 """A multilayer-perceptron image classifier, small enough to train on the digits in seconds.
 
 Rumelhart, Hinton, Williams, "Learning representations by back-propagating errors", Nature 323, 1986.
-Each hidden block is ``h <- Dropout(GELU(Norm(h W_i^T + b_i)))``; the head is ``logits = h W^T + b``.
+Each hidden block is ``h <- Dropout(act(Norm(h W_i^T + b_i)))`` (``act_layer``, GELU by default); the head
+is ``logits = h W^T + b`` (``head``).
 
 Shapes: input (B, C, H, W) is flattened to (B, C*H*W); features (B, hidden_dims[-1]); logits
 (B, num_classes). Parameter count: ``sum_i (d_{i-1} + 1) d_i`` over the linear layers, plus each norm's
@@ -15,14 +16,19 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from ..nn import Dropout, Identity, Linear, get_norm_layer
+from ..nn import Dropout, Linear, create_act, create_fc, get_norm_layer
+from ..nn.create_act import ActSpec
+from ..nn.factory import NormSpec
 from . import register_model
+from ._base import ClassifierMixin
 
 __all__ = ["MlpClassifier", "mlp_digits"]
 
 
-class MlpClassifier(nn.Module):
-    """Flatten -> [Linear -> norm -> GELU -> Dropout] x len(hidden_dims) -> Linear head."""
+class MlpClassifier(ClassifierMixin, nn.Module):
+    """Flatten -> [Linear -> norm -> act -> Dropout] x len(hidden_dims) -> Linear head."""
+
+    classifier_name = "head"
 
     def __init__(
         self,
@@ -30,9 +36,10 @@ class MlpClassifier(nn.Module):
         in_chans: int = 1,
         img_size: int = 8,
         hidden_dims: Sequence[int] = (128, 128),
-        norm_layer: Any = "layernorm",
+        norm_layer: NormSpec = "layernorm",
         norm_kwargs: dict[str, Any] | None = None,
         drop_rate: float = 0.0,
+        act_layer: ActSpec = "gelu",
     ) -> None:
         super().__init__()
         self.num_classes = num_classes
@@ -43,12 +50,12 @@ class MlpClassifier(nn.Module):
         blocks: list[nn.Module] = []
         width = self.in_features
         for dim in hidden_dims:
-            blocks += [Linear(width, dim), make_norm(dim), nn.GELU(), Dropout(drop_rate)]
+            blocks += [Linear(width, dim), make_norm(dim), create_act(act_layer), Dropout(drop_rate)]
             width = dim
         self.blocks = nn.Sequential(*blocks)
         self.num_features = width
         self.head_drop = Dropout(drop_rate)
-        self.head = Linear(width, num_classes) if num_classes > 0 else Identity()
+        self.head = create_fc(width, num_classes)
 
     def forward_features(self, x: Tensor) -> Tensor:
         expected = (self.in_chans, self.img_size, self.img_size)
@@ -61,16 +68,10 @@ class MlpClassifier(nn.Module):
         x = self.head_drop(x)
         return x if pre_logits else self.head(x)
 
-    def reset_classifier(self, num_classes: int) -> None:
-        self.num_classes = num_classes
-        self.head = Linear(self.num_features, num_classes) if num_classes > 0 else Identity()
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.forward_head(self.forward_features(x))
-
 
 @register_model(family="mlp", paper="Learning representations by back-propagating errors", year=1986,
-                arxiv="Nature 323:533-536", input_size=(1, 8, 8), reference_params=26_634,
+                arxiv="Nature 323:533-536", input_size=(1, 8, 8), test_input_size=(1, 8, 8),
+                reference_params=26_634,
                 source="closed form: (64+1)*128 + 2*128 + (128+1)*128 + 2*128 + (128+1)*10")
 def mlp_digits(**kwargs: Any) -> MlpClassifier:
     """Two hidden layers of 128 with LayerNorm, for the 8x8 digits (10 classes)."""

@@ -20,8 +20,12 @@ timm ``mobilenetv4_conv_small``)::
     s4    conv1x1 960                                                 (N, 960, 7, 7)
     head  global avg pool -> conv1x1 1280 (no bias) -> norm -> act -> Linear(1280, classes)
 
-Every conv is followed by a norm (BatchNorm by default, any ``norm_layer``); ReLU activations.
-Keys follow timm (``conv_stem``, ``bn1``, ``blocks.i.j.dw_start.conv``, ``conv_head``, ``norm_head``).
+Every conv is followed by a norm (BatchNorm by default, any ``norm_layer``); ``act_layer`` (ReLU).
+Keys follow timm (``conv_stem``, ``bn1``, ``blocks.i.j.dw_start.conv``, ``conv_head``, ``norm_head``,
+logits ``classifier``), so timm checkpoints load strictly. ``num_features`` is the pre-logits width
+(1280, timm's ``head_hidden_size``; the last stage has ``feature_channels`` = 960). Stochastic depth
+(``drop_path_rate``) rises linearly over the blocks (:func:`dlzoo.nn.drop_path_rates`; timm's builder
+uses ``rate * i / n``, which never reaches the maximum, so the per-block rates differ slightly).
 """
 
 from __future__ import annotations
@@ -31,11 +35,24 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..nn import AdaptiveAvgPool2d, Conv2d, Dropout, DropPath, Linear, ReLU
+from ..nn import (
+    Conv2d,
+    Dropout,
+    DropPath,
+    GlobalPool,
+    Identity,
+    Linear,
+    create_act,
+    create_fc,
+    drop_path_rates,
+    get_norm_layer,
+)
+from ..nn.create_act import ActSpec
 from ..nn.factory import NormSpec
 from ..nn.squeeze_excite import make_divisible
 from . import register_model
-from ._cnn import check_image_input, resolve_norm
+from ._base import ClassifierMixin
+from ._cnn import check_image_input
 
 __all__ = ["MobileNetV4", "UniversalInvertedResidual", "ConvNormAct", "CONV_SMALL"]
 
@@ -57,7 +74,7 @@ CONV_SMALL: list[list[tuple[str, int, int, int, float, int]]] = [
 
 
 class ConvNormAct(nn.Module):
-    """conv (no bias, 'same'-style padding k // 2) -> norm -> optional activation."""
+    """conv (no bias, 'same'-style padding k // 2) -> norm -> activation (``act_layer=None``: none)."""
 
     def __init__(
         self,
@@ -67,7 +84,7 @@ class ConvNormAct(nn.Module):
         norm,
         stride: int = 1,
         groups: int = 1,
-        act: bool = True,
+        act_layer: ActSpec = "relu",
         norm_name: str = "bn",
     ) -> None:
         super().__init__()
@@ -76,7 +93,7 @@ class ConvNormAct(nn.Module):
         )
         self.norm_name = norm_name
         self.add_module(norm_name, norm(out_chs))
-        self.act = ReLU() if act else nn.Identity()
+        self.act = create_act(act_layer)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.act(getattr(self, self.norm_name)(self.conv(x)))
@@ -95,30 +112,40 @@ class UniversalInvertedResidual(nn.Module):
         exp_ratio: float,
         norm,
         drop_path: float = 0.0,
+        act_layer: ActSpec = "relu",
     ) -> None:
         super().__init__()
         mid_chs = make_divisible(in_chs * exp_ratio, 8)
         start_stride = stride if not dw_mid else 1
         self.dw_start = (
-            ConvNormAct(in_chs, in_chs, dw_start, norm, start_stride, in_chs, act=False)
+            ConvNormAct(in_chs, in_chs, dw_start, norm, start_stride, in_chs, act_layer=None)
             if dw_start
-            else nn.Identity()
+            else Identity()
         )
-        self.pw_exp = ConvNormAct(in_chs, mid_chs, 1, norm)
+        self.pw_exp = ConvNormAct(in_chs, mid_chs, 1, norm, act_layer=act_layer)
         self.dw_mid = (
-            ConvNormAct(mid_chs, mid_chs, dw_mid, norm, stride, mid_chs) if dw_mid else nn.Identity()
+            ConvNormAct(mid_chs, mid_chs, dw_mid, norm, stride, mid_chs, act_layer=act_layer)
+            if dw_mid
+            else Identity()
         )
-        self.pw_proj = ConvNormAct(mid_chs, out_chs, 1, norm, act=False)
+        self.pw_proj = ConvNormAct(mid_chs, out_chs, 1, norm, act_layer=None)
         self.has_skip = stride == 1 and in_chs == out_chs
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else Identity()
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.pw_proj(self.dw_mid(self.pw_exp(self.dw_start(x))))
         return x + self.drop_path(out) if self.has_skip else out
 
 
-class MobileNetV4(nn.Module):
-    """MobileNetV4 conv model from a block table like :data:`CONV_SMALL`."""
+class MobileNetV4(ClassifierMixin, nn.Module):
+    """MobileNetV4 conv model from a block table like :data:`CONV_SMALL` (timm's MobileNetV3 layout).
+
+    ``forward_features``: (N, C_in, H, W) -> (N, 960, H/32, W/32); ``forward_head``: ``global_pool``
+    -> ``conv_head`` -> ``norm_head`` -> act -> flatten -> dropout -> ``classifier``.
+    """
+
+    classifier_name = "classifier"
+    global_pool_name = "global_pool"
 
     def __init__(
         self,
@@ -130,43 +157,52 @@ class MobileNetV4(nn.Module):
         num_features: int = 1280,
         norm_layer: NormSpec = "batchnorm",
         norm_kwargs: dict[str, Any] | None = None,
+        act_layer: ActSpec = "relu",
         drop_rate: float = 0.0,
         drop_path_rate: float = 0.0,
+        global_pool: str = "avg",
     ) -> None:
         super().__init__()
         arch = arch or CONV_SMALL
-        norm = resolve_norm(norm_layer, norm_kwargs)
+        norm = get_norm_layer(norm_layer, channels_first=True, **(norm_kwargs or {}))
         self.img_size = img_size  # informational: adaptive pooling takes any input size
         self.in_chans, self.num_classes = in_chans, num_classes
         self.conv_stem = Conv2d(in_chans, stem_size, 3, stride=2, padding=1, bias=False)
         self.bn1 = norm(stem_size)
-        self.act1 = ReLU()
-        total, done, chs = sum(len(s) for s in arch), 0, stem_size
-        stages = []
-        for stage in arch:
+        self.act1 = create_act(act_layer)
+        rates = drop_path_rates(drop_path_rate, [len(stage) for stage in arch])
+        chs, stages = stem_size, []
+        for stage, stage_rates in zip(arch, rates):
             blocks = []
-            for kind, a, k, s, e, out in stage:
+            for (kind, a, k, s, e, out), dpr in zip(stage, stage_rates):
                 if kind == "cn":
-                    blocks.append(ConvNormAct(chs, out, k, norm, s, norm_name="bn1"))
+                    blocks.append(ConvNormAct(chs, out, k, norm, s, act_layer=act_layer, norm_name="bn1"))
                 else:
-                    dpr = drop_path_rate * done / max(total - 1, 1)
-                    blocks.append(UniversalInvertedResidual(chs, out, a, k, s, e, norm, dpr))
+                    blocks.append(UniversalInvertedResidual(chs, out, a, k, s, e, norm, dpr, act_layer))
                 chs = out
-                done += 1
             stages.append(nn.Sequential(*blocks))
         self.blocks = nn.Sequential(*stages)
-        self.head_hidden_size = chs
-        self.global_pool = AdaptiveAvgPool2d(1)
+        self.feature_channels = chs  # timm's num_features (960): what forward_features returns
+        # pool before the head conv (MobileNetV3's "efficient head"): (N, 960, 1, 1) -> (N, 1280, 1, 1)
+        self.global_pool = GlobalPool(global_pool, flatten=False)
         self.conv_head = Conv2d(chs, num_features, 1, bias=False)
         self.norm_head = norm(num_features)
-        self.act2 = ReLU()
-        self.num_features = num_features
+        self.act2 = create_act(act_layer)
+        self.num_features = self.head_hidden_size = num_features
         self.drop = Dropout(drop_rate)
-        self.classifier = Linear(num_features, num_classes) if num_classes > 0 else nn.Identity()
+        self.classifier = create_fc(num_features, num_classes)
         for m in self.modules():  # timm/efficientnet init: fan-out normal convs
             if isinstance(m, Conv2d):
                 fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
                 nn.init.normal_(m.weight, 0.0, (2.0 / fan_out) ** 0.5)
+        self.init_classifier(self.classifier)
+
+    def init_classifier(self, fc: nn.Module) -> None:
+        """timm's EfficientNet init of the logits layer: ``U(+-1/sqrt(fan_out))``, zero bias."""
+        if isinstance(fc, Linear):
+            bound = fc.out_features ** -0.5
+            nn.init.uniform_(fc.weight, -bound, bound)
+            nn.init.zeros_(fc.bias)
 
     def forward_features(self, x: Tensor) -> Tensor:
         """``(N, C_in, H, W)`` -> ``(N, 960, H/32, W/32)``."""
@@ -174,17 +210,11 @@ class MobileNetV4(nn.Module):
         return self.blocks(self.act1(self.bn1(self.conv_stem(x))))
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
-        x = self.global_pool(x)  # (N, 960, 1, 1): pool before the head conv (MobileNetV3 "efficient head")
-        x = self.act2(self.norm_head(self.conv_head(x)))  # (N, 1280, 1, 1)
-        x = self.drop(torch.flatten(x, 1))
+        x = self.act2(self.norm_head(self.conv_head(self.global_pool(x))))  # (N, 1280, 1, 1)
+        if self.global_pool.pool_type:  # timm keeps the map when pooling is off
+            x = torch.flatten(x, 1)  # (N, 1280)
+        x = self.drop(x)
         return x if pre_logits else self.classifier(x)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.forward_head(self.forward_features(x))
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.num_classes = num_classes
-        self.classifier = Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
 
 
 @register_model(
@@ -195,6 +225,7 @@ class MobileNetV4(nn.Module):
     input_size=(3, 224, 224),
     reference_params=3_774_024,
     source="timm mobilenetv4_conv_small (model card: 3.8M; exact count as reported for timm's model)",
+    test_input_size=(3, 32, 32),  # 1x1 after the last stride-2 stage
 )
 def mobilenetv4_conv_small(**kwargs: Any) -> MobileNetV4:
     return MobileNetV4(CONV_SMALL, **kwargs)

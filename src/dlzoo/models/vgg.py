@@ -8,9 +8,11 @@ arXiv:1409.1556 (configurations A, B, D, E of Table 1). Stacks of 3x3 convs (str
     avgpool:    adaptive average pool to 7x7                              (N, 512, 7, 7)
     classifier: Linear(25088, 4096) relu dropout Linear(4096, 4096) relu dropout Linear(4096, classes)
 
-Keys follow torchvision (``features.N``, ``classifier.N``). ``vgg*_bn`` add a norm after every conv
-(BatchNorm2d by default; any ``norm_layer``). ``mlp_hidden``/``pool_size`` shrink the classifier for
-tests and small images (defaults reproduce the paper).
+Keys follow torchvision (``features.N``, ``classifier.N``; the logits layer is ``classifier.6``), so
+torchvision checkpoints load strictly. ``vgg*_bn`` add a norm after every conv (BatchNorm2d by default;
+any ``norm_layer``). ``act_layer`` names the activation (ReLU). ``mlp_hidden``/``pool_size`` shrink the
+classifier for tests and small images (defaults reproduce the paper); with adaptive pooling any input
+of at least 32x32 works. ``num_features`` is the pre-logits width ``mlp_hidden`` (timm's convention).
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from typing import Any
 
 from torch import nn
 
-from ..nn import AdaptiveAvgPool2d, Conv2d, Dropout, Linear, MaxPool2d, ReLU
+from ..nn import AdaptiveAvgPool2d, Conv2d, Dropout, Linear, MaxPool2d, create_act, create_fc, get_norm_layer
+from ..nn.create_act import ActSpec
 from ..nn.factory import NormSpec
 from . import register_model
-from ._cnn import CNN_SOURCE_TV, PooledMlpClassifier, init_conv_kaiming, resolve_norm
+from ._cnn import CNN_SOURCE_TV, PooledMlpClassifier, init_conv_kaiming
 
 __all__ = ["VGG", "VGG_CFGS"]
 
@@ -74,6 +77,7 @@ class VGG(PooledMlpClassifier):
         drop_rate: float = 0.5,
         mlp_hidden: int = 4096,
         pool_size: int = 7,
+        act_layer: ActSpec = "relu",
     ) -> None:
         super().__init__()
         cfg = VGG_CFGS[cfg] if isinstance(cfg, str) else cfg
@@ -82,7 +86,8 @@ class VGG(PooledMlpClassifier):
                 "VGG: this configuration has no normalization layers; use the *_bn variant "
                 f"to set norm_layer={norm_layer!r}"
             )
-        norm = resolve_norm(norm_layer or "batchnorm", norm_kwargs) if batch_norm else None
+        norm = (get_norm_layer(norm_layer or "batchnorm", channels_first=True, **(norm_kwargs or {}))
+                if batch_norm else None)
         self.img_size = img_size  # informational: adaptive pooling takes any input size
         self.in_chans = in_chans
         self.num_classes = num_classes
@@ -95,21 +100,27 @@ class VGG(PooledMlpClassifier):
             layers.append(Conv2d(channels, int(v), kernel_size=3, padding=1))
             if norm is not None:
                 layers.append(norm(int(v)))
-            layers.append(ReLU())
+            layers.append(create_act(act_layer))
             channels = int(v)
         self.features = nn.Sequential(*layers)
         self.avgpool = AdaptiveAvgPool2d((pool_size, pool_size))
         self.num_features = mlp_hidden  # width of the pre-logits features (timm convention)
         self.classifier = nn.Sequential(
             Linear(channels * pool_size * pool_size, mlp_hidden),
-            ReLU(),
+            create_act(act_layer),
             Dropout(drop_rate),
             Linear(mlp_hidden, mlp_hidden),
-            ReLU(),
+            create_act(act_layer),
             Dropout(drop_rate),
-            Linear(mlp_hidden, num_classes),
+            create_fc(mlp_hidden, num_classes),
         )
         init_conv_kaiming(self, linear_std=0.01)
+
+    def init_classifier(self, fc: nn.Module) -> None:
+        """torchvision's VGG init for a new logits layer: ``N(0, 0.01)`` weights, zero bias."""
+        if isinstance(fc, Linear):
+            nn.init.normal_(fc.weight, 0.0, 0.01)
+            nn.init.zeros_(fc.bias)
 
 
 _CARD = dict(
@@ -119,6 +130,7 @@ _CARD = dict(
     arxiv="1409.1556",
     input_size=(3, 224, 224),
     source=CNN_SOURCE_TV,
+    test_input_size=(3, 32, 32),  # 1x1 features; the adaptive pool repeats them to 7x7
 )
 
 
