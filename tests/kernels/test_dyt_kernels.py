@@ -144,24 +144,55 @@ def test_compiled_forward_matches_float64_equation():
     assert (out.double() - expected).abs().max().item() < bound
 
 
-def test_backend_selection_and_forcing(monkeypatch):
-    small = torch.randn(4, 8)
-    assert kdyt.select_backend(small) == "eager"
-    big = torch.empty(kdyt.COMPILE_MIN_NUMEL, 1)
-    assert kdyt.select_backend(big) == "eager"  # never compiles by surprise inside pytest
-    monkeypatch.delenv("PYTEST_CURRENT_TEST")
+def test_backend_selection_and_forcing():
     native = kdyt.dyt_cpu.available()
-    assert kdyt.select_backend(big) == ("native" if native else "compiled" if kcompile.compile_available()
-                                        else "eager")
-    big64 = big.double()  # the native kernel is float32 only
-    assert kdyt.select_backend(big64) == ("compiled" if kcompile.compile_available() else "eager")
+    compiled = kcompile.compile_available()
+    small, big = torch.randn(4, 8), torch.empty(kdyt.COMPILE_MIN_NUMEL, 1)
+    assert kdyt.select_backend(small) == ("native" if native else "eager")
+    assert kdyt.select_backend(big) == ("native" if native else "compiled" if compiled else "eager")
+    assert kdyt.select_backend(small.double()) == "eager"  # the native kernel is float32 only
+    assert kdyt.select_backend(big.double()) == ("compiled" if compiled else "eager")
     previous = kdyt.set_dyt_backend("eager")
     try:
         assert kdyt.select_backend(big) == "eager"
     finally:
         kdyt.set_dyt_backend(previous)
-    with pytest.raises(ValueError, match="backend"):
+    with kdyt.dyt_backend("reference"):
+        assert kdyt.select_backend(big) == "reference"
+        with kdyt.dyt_backend("eager"):
+            assert kdyt.select_backend(small) == "eager"
+        assert kdyt.select_backend(small) == "reference"
+    assert kdyt.select_backend(small) == ("native" if native else "eager")  # restored
+    with pytest.raises(ValueError, match="DyT backend must be one of"):
         kdyt.set_dyt_backend("cuda-magic")
+    with pytest.raises(ValueError, match="dyt: backend must be one of"):
+        kdyt.dyt(small, torch.ones(1), backend="cuda-magic")
+
+
+def test_auto_choice_is_the_same_under_pytest_and_outside(monkeypatch):
+    """The automatic backend depends on the tensor only, never on the test runner's environment."""
+    tensors = [torch.randn(4, 8), torch.randn(3, 5).double(), torch.empty(kdyt.COMPILE_MIN_NUMEL, 1)]
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "tests/x.py::test (call)")
+    inside = [kdyt.select_backend(t) for t in tensors]
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")
+    assert [kdyt.select_backend(t) for t in tensors] == inside
+
+
+def test_library_never_reads_the_test_runner_environment():
+    from pathlib import Path
+
+    import dlzoo
+
+    src = Path(dlzoo.__file__).parent
+    offenders = [str(p.relative_to(src)) for p in src.rglob("*.py") if "PYTEST_CURRENT_TEST" in p.read_text()]
+    assert offenders == []
+
+
+def test_bad_backend_from_the_environment_is_named_on_use(monkeypatch):
+    """DLZOO_DYT_BACKEND is read at import (import never fails on it); a bad value is named on first use."""
+    monkeypatch.setattr(kdyt, "_backend", "fastest")  # what DLZOO_DYT_BACKEND=fastest leaves at import
+    with pytest.raises(ValueError, match="DLZOO_DYT_BACKEND / set_dyt_backend must be one of .*'fastest'"):
+        kdyt.select_backend(torch.randn(2, 3))
 
 
 def test_lazy_compile_falls_back_to_eager(monkeypatch):

@@ -132,11 +132,9 @@ def test_native_bad_input_errors():
         dyt_cpu.dyt_backward(torch.zeros(2, 3, 1), torch.zeros(2, 4, 1), torch.ones(1), None, False)
 
 
-def test_auto_selects_native_outside_pytest_only(monkeypatch):
+def test_auto_selects_native_for_cpu_float32():
     x = torch.randn(4, 8)
-    assert kdyt.select_backend(x) == "eager"  # inside pytest: never builds by surprise
-    monkeypatch.delenv("PYTEST_CURRENT_TEST")
-    assert kdyt.select_backend(x) == "native"
+    assert kdyt.select_backend(x) == "native"  # the default, in tests as in production
     assert kdyt.select_backend(x.double()) == "eager"
 
 
@@ -195,3 +193,60 @@ def test_native_streaming_store_path(monkeypatch, shape, threads):
     x = torch.empty(*shape[:-1], shape[-1])
     assert dyt_cpu._stream(lib, x.reshape(-1, shape[-1], 1)) == (lib.has_stream and shape[-1] % 16 == 0)
     _check_against_float64(*_inputs(shape, True, seed=3), True, threads=threads)
+
+
+_BUILD_SCRIPT = r"""
+import importlib.util, sys, time
+spec = importlib.util.spec_from_file_location("dyt_cpu", sys.argv[1])
+mod = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mod)  # the module alone (torch only), not the whole dlzoo package
+build = mod._build
+def logged(path):
+    with open(sys.argv[2], "a") as log:
+        log.write("build\n")
+    time.sleep(0.5)  # widen the window in which an unlocked second process would also build
+    build(path)
+mod._build = logged
+with open(sys.argv[3], "a") as log:
+    log.write("ready\n")
+while sum(1 for _ in open(sys.argv[3])) < int(sys.argv[4]):  # start the builds together
+    time.sleep(0.01)
+print(mod.available())
+"""
+
+
+@pytest.mark.slow
+def test_concurrent_processes_build_the_library_once(tmp_path):
+    """Two processes needing the native kernel at once (DataLoader workers, DDP ranks, parallel tests) on a
+    cold cache: one builds under the lock, the others wait and load its library."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DLZOO_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    log, ready, n = tmp_path / "builds.log", tmp_path / "ready.log", 2
+    procs = [subprocess.Popen([sys.executable, "-c", _BUILD_SCRIPT, dyt_cpu.__file__, str(log), str(ready),
+                               str(n)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(n)]
+    results = [p.communicate(timeout=180) for p in procs]
+    assert [out.strip() for out, _ in results] == ["True"] * n, [err[-2000:] for _, err in results]
+    assert log.read_text().splitlines() == ["build"]
+
+
+def test_corrupt_cached_library_is_rebuilt(monkeypatch, tmp_path):
+    """A cached file that does not load (a truncated copy) is rebuilt once instead of disabling the kernel."""
+    monkeypatch.setenv("DLZOO_CACHE_DIR", str(tmp_path))
+    dyt_cpu._library.cache_clear()
+    try:
+        path = dyt_cpu.library_path()
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"\x7fELF truncated")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no "native DyT kernel unavailable" warning
+            assert dyt_cpu.available()
+        x = torch.randn(2, 3, 1)
+        torch.testing.assert_close(dyt_cpu.dyt_forward(x, torch.ones(1), None, None), torch.tanh(x),
+                                   atol=1e-6, rtol=0)
+    finally:
+        dyt_cpu._library.cache_clear()
+

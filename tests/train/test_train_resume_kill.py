@@ -1,5 +1,9 @@
 """A ``dlzoo train`` process killed with SIGKILL (twice) and resumed ends bitwise identical to an
-uninterrupted run: weights, optimizer, schedule, data order and dropout RNG all survive the kill."""
+uninterrupted run: weights, optimizer, schedule, data order and dropout RNG all survive the kill.
+
+Run as users run it: the default DyT backend (whatever ``"auto"`` picks here, the native CPU kernel where gcc
+exists; no DLZOO_* override is passed down) and 2 threads, in the killed processes and in the reference run.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,13 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 import torch
 
+from dlzoo.kernels import dyt_cpu, select_backend, set_dyt_backend
 from dlzoo.train import load_config, train
 from dlzoo.train.checkpoint import list_checkpoints
 
@@ -30,8 +34,13 @@ checkpoint: {every_epochs: 1, every_steps: 9, keep_last: 2}
 """
 
 
+THREADS = 2
+
+
 def _env() -> dict[str, str]:
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env = {k: v for k, v in os.environ.items() if k not in ("DLZOO_DYT_BACKEND", "DLZOO_NO_NATIVE",
+                                                            "DLZOO_NO_COMPILE")}
+    env.update(OMP_NUM_THREADS=str(THREADS), MKL_NUM_THREADS=str(THREADS))
     src = str(Path(__file__).resolve().parents[2] / "src")
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     return env
@@ -66,38 +75,29 @@ def test_sigkill_twice_and_resume_is_bitwise_identical_to_an_uninterrupted_run(t
     cfg = tmp_path / "kill.yaml"
     cfg.write_text(CONFIG)
     run = tmp_path / "killed"
-    outcome: dict[str, object] = {}
-
-    def kill_and_resume() -> None:  # in a thread, while this process trains the reference
-        try:
-            first = subprocess.Popen(_cmd(str(cfg), "--run-dir", str(run)), env=_env(),
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            killed_at = _kill_after_checkpoint_beyond(first, run, -1)
-            outcome["final_after_first_kill"] = (run / "model.safetensors").exists()
-            second = subprocess.Popen(_cmd("--resume", str(run)), env=_env(), stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
-            _kill_after_checkpoint_beyond(second, run, killed_at)
-            outcome["final_after_second_kill"] = (run / "model.safetensors").exists()
-            outcome["last"] = subprocess.run(_cmd("--resume", str(run)), env=_env(), capture_output=True,
-                                             text=True, timeout=300)
-        except BaseException as err:  # noqa: BLE001  (re-raised in the main thread)
-            outcome["error"] = err
-
-    worker = threading.Thread(target=kill_and_resume)
-    worker.start()
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the same arithmetic as the OMP_NUM_THREADS=1 subprocesses
+    torch.set_num_threads(THREADS)  # the same arithmetic as the OMP_NUM_THREADS=2 subprocesses
+    previous_backend = set_dyt_backend("auto")  # the default, whatever this session forced before
     try:
+        assert select_backend(torch.randn(32, 256)) == ("native" if dyt_cpu.available() else "eager")
         train(load_config(cfg), run_dir=tmp_path / "ref", progress=False)
     finally:
+        set_dyt_backend(previous_backend)
         torch.set_num_threads(threads)
-        worker.join(timeout=600)
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    assert outcome["final_after_first_kill"] is False and outcome["final_after_second_kill"] is False
-    last = outcome["last"]
-    assert last.returncode == 0, last.stderr  # type: ignore[union-attr]
-    assert last.stdout.strip().splitlines()[-1] == str(run)  # type: ignore[union-attr]  # last line: run dir
+
+    # then the killed run (not concurrently: two 2-thread processes on 2 cores would spin against each other)
+    first = subprocess.Popen(_cmd(str(cfg), "--run-dir", str(run)), env=_env(), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    killed_at = _kill_after_checkpoint_beyond(first, run, -1)
+    final_after_first_kill = (run / "model.safetensors").exists()
+    second = subprocess.Popen(_cmd("--resume", str(run)), env=_env(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    _kill_after_checkpoint_beyond(second, run, killed_at)
+    final_after_second_kill = (run / "model.safetensors").exists()
+    last = subprocess.run(_cmd("--resume", str(run)), env=_env(), capture_output=True, text=True, timeout=300)
+    assert final_after_first_kill is False and final_after_second_kill is False
+    assert last.returncode == 0, last.stderr
+    assert last.stdout.strip().splitlines()[-1] == str(run)  # last line: the run dir
 
     ref = tmp_path / "ref"
     assert (run / "model.safetensors").read_bytes() == (ref / "model.safetensors").read_bytes()

@@ -1,17 +1,30 @@
 """dlzoo.kernels: fused kernels for the novel layers (DyT first). Depends on torch only.
 
-* :func:`dyt` — fused Dynamic Tanh forward/backward (``autograd.Function``): Triton on CUDA, compiled
-  rational-tanh kernels for large CPU tensors, a sigmoid-form eager kernel otherwise.
+* :func:`dyt` — fused Dynamic Tanh forward/backward (``autograd.Function``): Triton on CUDA, a native
+  (gcc-built) one-pass kernel for CPU float32, compiled rational-tanh kernels for other large CPU tensors,
+  a sigmoid-form eager kernel otherwise. The automatic choice is the same in tests and in production;
+  force one with ``DLZOO_DYT_BACKEND=<name>``, :func:`set_dyt_backend` or ``with dyt_backend(name):``.
 * :func:`tanh_rational` — the vectorisable tanh the CPU kernels use (error < 1e-6 vs float64 tanh).
 """
 
-from .dyt_fused import COMPILE_MIN_NUMEL, DyTFunction, dyt, dyt_reference, select_backend, set_dyt_backend
+from .dyt_fused import (
+    BACKENDS,
+    COMPILE_MIN_NUMEL,
+    DyTFunction,
+    dyt,
+    dyt_backend,
+    dyt_reference,
+    select_backend,
+    set_dyt_backend,
+)
 from .tanh import tanh_rational
 
 __all__ = [
+    "BACKENDS",
     "COMPILE_MIN_NUMEL",
     "DyTFunction",
     "dyt",
+    "dyt_backend",
     "dyt_reference",
     "select_backend",
     "set_dyt_backend",

@@ -12,7 +12,8 @@ rational tanh of :mod:`dlzoo.kernels.tanh` (same coefficients, same clamp, same 
 Why a native kernel: inductor cannot write dx and the column sums over A in one loop (it emits two passes
 over (dy, x)), so the compiled backward reads the inputs twice. Here each OpenMP thread takes a contiguous
 range of rows, writes dx and accumulates the three per-channel sums in private float32 arrays, flushed to
-float64 every :data:`FLUSH_ROWS` rows; the per-thread partials are reduced at the end (float64).
+float64 every :data:`FLUSH_ROWS` rows; the per-thread partials are reduced at the end (float64, in thread
+order, so the parameter gradients are bitwise reproducible run to run).
 Optional (off by default, see :data:`STREAM_MIN_BYTES`): AVX-512 kernels writing y / dx with streaming
 stores (same arithmetic, explicit intrinsics).
 
@@ -21,14 +22,19 @@ the backward is bound by the arithmetic (~0.55 ns per element per core), not by 
 
 The C source is a plain ``extern "C"`` library called through ``ctypes`` (no Python headers, no pybind:
 gcc takes ~0.5 s), built once per (source, compiler flags, CPU flags) hash into ``$DLZOO_CACHE_DIR``
-(default ``~/.cache/dlzoo/kernels``) and reused by later processes. ``-fopenmp`` links ``libgomp.so.1``,
-which the loader resolves to the runtime torch already loaded, so torch and this kernel share one thread
-pool.
-If gcc is missing or the build fails, :func:`available` is False (one warning) and callers fall back.
+(default ``~/.cache/dlzoo/kernels``) and reused by later processes. The first process to need it builds it
+under an exclusive lock file (``fcntl.flock``, released by the kernel even if the process is killed), so
+concurrent processes (DataLoader workers, DDP ranks, parallel test workers) build it once and never load a
+half-written file (the library is written to a temporary name and renamed into place). A cached library that
+no longer loads (truncated copy, foreign file) is rebuilt once. ``-fopenmp`` links ``libgomp.so.1``, which
+the loader resolves to the runtime torch already loaded, so torch and this kernel share one thread pool.
+If gcc is missing or the build fails, :func:`available` is False (one warning) and callers fall back;
+``DLZOO_NO_NATIVE=1`` turns the native kernel off.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import hashlib
@@ -38,6 +44,7 @@ import shutil
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -80,6 +87,14 @@ static void row_range(int64_t n, int64_t *lo, int64_t *hi) {
     *hi = *lo + chunk + (id < rem ? 1 : 0);
 }
 
+/* Sum the per-thread partials in thread order (not in whichever order threads finish), so the parameter
+   gradients are bitwise reproducible for any thread count; frees slots. */
+static void reduce_slots(double *slots, int nthreads, int64_t n, double *out) {
+    for (int t = 0; t < nthreads; ++t)
+        for (int64_t k = 0; k < n; ++k) out[k] += slots[(int64_t)t * n + k];
+    free(slots);
+}
+
 /* x, y: (A, C, B) contiguous; w, b: (C,). */
 void dyt_fwd(const float *x, float *y, const float *alpha, const float *w, const float *b,
              int64_t A, int64_t C, int64_t B, int nthreads) {
@@ -117,10 +132,11 @@ void dyt_fwd(const float *x, float *y, const float *alpha, const float *w, const
 void dyt_bwd(const float *dy, const float *x, float *dx, const float *alpha, const float *w,
              int64_t A, int64_t C, int64_t B, int nthreads, int flush_rows, double *out) {
     const float a = alpha[0];
+    double *slots = (double *)calloc((size_t)nthreads * 3 * C, sizeof(double));  /* per-thread totals */
     #pragma omp parallel num_threads(nthreads)
     {
         float *acc = (float *)calloc(4 * C, sizeof(float));      /* block sums, then w a */
-        double *tot = (double *)calloc(3 * C, sizeof(double));   /* this thread's totals */
+        double *tot = slots + (int64_t)omp_get_thread_num() * 3 * C;  /* this thread's totals */
         float *sg = acc, *sb = acc + C, *sa = acc + 2 * C;
         if (B == 1) {
             float *wa = acc + 3 * C;  /* weight_c * alpha */
@@ -167,11 +183,9 @@ void dyt_bwd(const float *dy, const float *x, float *dx, const float *alpha, con
                 tot[c] += s1; tot[C + c] += s2; tot[2 * C + c] += s3;
             }
         }
-        #pragma omp critical
-        for (int64_t k = 0; k < 3 * C; ++k) out[k] += tot[k];
         free(acc);
-        free(tot);
     }
+    reduce_slots(slots, nthreads, 3 * C, out);
     double da = 0.0;
     for (int64_t c = 0; c < C; ++c) da += (double)w[c] * out[2 * C + c];
     out[3 * C] = da;
@@ -223,10 +237,11 @@ void dyt_bwd_stream(const float *dy, const float *x, float *dx, const float *alp
                     int64_t A, int64_t C, int nthreads, int flush_rows, double *out) {
     const float a = alpha[0];
     const __m512 va = _mm512_set1_ps(a), one = _mm512_set1_ps(1.0f);
+    double *slots = (double *)calloc((size_t)nthreads * 3 * C, sizeof(double));
     #pragma omp parallel num_threads(nthreads)
     {
         float *acc = (float *)calloc(4 * C, sizeof(float));
-        double *tot = (double *)calloc(3 * C, sizeof(double));
+        double *tot = slots + (int64_t)omp_get_thread_num() * 3 * C;
         float *sg = acc, *sb = acc + C, *sa = acc + 2 * C, *wa = acc + 3 * C;
         for (int64_t c = 0; c < C; ++c) wa[c] = w[c] * a;
         int64_t lo, hi;
@@ -249,11 +264,9 @@ void dyt_bwd_stream(const float *dy, const float *x, float *dx, const float *alp
             for (int64_t k = 0; k < 3 * C; ++k) { tot[k] += acc[k]; acc[k] = 0.0f; }
         }
         _mm_sfence();
-        #pragma omp critical
-        for (int64_t k = 0; k < 3 * C; ++k) out[k] += tot[k];
         free(acc);
-        free(tot);
     }
+    reduce_slots(slots, nthreads, 3 * C, out);
     double da = 0.0;
     for (int64_t c = 0; c < C; ++c) da += (double)w[c] * out[2 * C + c];
     out[3 * C] = da;
@@ -294,6 +307,23 @@ def library_path() -> Path:
     return _cache_dir() / f"dyt_cpu_{key}.so"
 
 
+@contextlib.contextmanager
+def _build_lock(path: Path) -> Iterator[None]:
+    """Exclusive lock on ``<library>.lock`` while one process checks for / builds the library."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock; the atomic rename below still keeps the file whole
+        yield
+        return
+    with open(path.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # blocks while another process builds (gcc: ~1 s, 120 s cap)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def _build(path: Path) -> None:
     cc = shutil.which("gcc") or shutil.which("cc")
     if cc is None:
@@ -315,9 +345,14 @@ def _library() -> ctypes.CDLL | None:
         return None
     path = library_path()
     try:
-        if not path.exists():
-            _build(path)
-        lib = ctypes.CDLL(str(path))
+        with _build_lock(path):
+            if not path.exists():
+                _build(path)
+            try:
+                lib = ctypes.CDLL(str(path))
+            except OSError:  # a cached file that does not load (truncated, foreign): rebuild it once
+                _build(path)
+                lib = ctypes.CDLL(str(path))
     except (OSError, RuntimeError, subprocess.SubprocessError) as err:
         warnings.warn(f"dlzoo.kernels.dyt_cpu: native DyT kernel unavailable ({err}); using other backends",
                       RuntimeWarning, stacklevel=3)

@@ -22,17 +22,20 @@ The native, compiled and Triton backends save only x (t is recomputed, cheaper t
 in float32 for half/bfloat16 inputs, in the input dtype otherwise; the parameter gradients come back in
 their dtype.
 
-Backends (:func:`dyt`, chosen automatically; :func:`set_dyt_backend` or ``DLZOO_DYT_BACKEND`` force one):
+Backends (:func:`dyt`): ``"auto"`` (the default) picks one by device, dtype and size, by the rules below,
+the same everywhere (a test run, a training run, a benchmark: nothing looks at the environment it runs in).
+Force one for the process with ``DLZOO_DYT_BACKEND=<name>`` (read at import) or :func:`set_dyt_backend`, or
+for a block with ``with dyt_backend("eager"): ...``; tests that need a particular backend do exactly that.
 
 * ``"triton"`` — CUDA tensors when Triton is importable (:mod:`dlzoo.kernels.dyt_triton`).
-* ``"native"`` — CPU float32 (any size; not chosen automatically while pytest runs; forced on other
-  dtypes or without a compiler it runs ``"eager"``): one-pass C kernels
-  (:mod:`dlzoo.kernels.dyt_cpu`) with the same rational tanh, built once with gcc (~1 s) and cached on
-  disk; unavailable without a C compiler (then the rules below apply).
-* ``"compiled"`` — CPU, other dtypes, large tensors (>= :data:`COMPILE_MIN_NUMEL` elements; not chosen
-  automatically while pytest runs, so test suites never pay a compile by surprise): the functions below under
-  ``torch.compile`` with tanh from :func:`dlzoo.kernels.tanh.tanh_rational` (mul/add/div only, so it
-  vectorises; error < 1e-6 vs float64 tanh). Compiled lazily on first use, cached for the process.
+* ``"native"`` — CPU float32, any size (forced on other dtypes or without a compiler it runs ``"eager"``):
+  one-pass C kernels (:mod:`dlzoo.kernels.dyt_cpu`) with the same rational tanh, built with gcc on first use
+  (~1 s, once per machine: cached on disk under a lock, so concurrent processes build it once); without a C
+  compiler, or if the build fails, one warning and the rules below apply.
+* ``"compiled"`` — CPU, other dtypes, large tensors (>= :data:`COMPILE_MIN_NUMEL` elements): the functions
+  below under ``torch.compile`` with tanh from :func:`dlzoo.kernels.tanh.tanh_rational` (mul/add/div only,
+  so it vectorises; error < 1e-6 vs float64 tanh). Compiled lazily on first use, cached for the process;
+  ``DLZOO_NO_COMPILE=1`` or a failed compile (one warning) falls back to ``"eager"``.
 * ``"eager"`` — anything else: tanh(z) = 2 sigmoid(2z) - 1 (ATen's sigmoid is ~5x cheaper than its tanh
   here) in three eager passes forward; the sigmoid is kept for backward (as autograd keeps tanh), which
   uses ATen's one-pass ``tanh_backward``.
@@ -42,7 +45,9 @@ Inside an outer ``torch.compile`` the plain equation is returned so the outer gr
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 import torch
 from torch import Tensor
@@ -52,20 +57,36 @@ from . import dyt_cpu
 from .compile import compile_available, lazy_compile
 from .tanh import tanh_rational
 
-__all__ = ["COMPILE_MIN_NUMEL", "DyTFunction", "dyt", "dyt_reference", "select_backend", "set_dyt_backend"]
+__all__ = ["BACKENDS", "COMPILE_MIN_NUMEL", "DyTFunction", "dyt", "dyt_backend", "dyt_reference",
+           "select_backend", "set_dyt_backend"]
 
 COMPILE_MIN_NUMEL = 1 << 20  # below ~1M elements, eager is as fast and compiling would not pay off
-BACKENDS = ("auto", "eager", "native", "compiled", "triton")
-_backend = os.environ.get("DLZOO_DYT_BACKEND", "auto")
+BACKENDS = ("auto", "eager", "native", "compiled", "triton", "reference")
+_backend = os.environ.get("DLZOO_DYT_BACKEND", "auto")  # checked on first use: import never fails on it
+
+
+def _checked(name: str, source: str) -> str:
+    if name not in BACKENDS:
+        raise ValueError(f"{source} must be one of {BACKENDS}, got {name!r}")
+    return name
 
 
 def set_dyt_backend(name: str) -> str:
-    """Force a DyT backend (one of :data:`BACKENDS`); returns the previous one."""
+    """Force the DyT backend for this process (one of :data:`BACKENDS`; ``"auto"`` restores the automatic
+    choice); returns the previous one. ``DLZOO_DYT_BACKEND`` sets the initial value."""
     global _backend
-    if name not in BACKENDS:
-        raise ValueError(f"DyT backend must be one of {BACKENDS}, got {name!r}")
-    previous, _backend = _backend, name
+    previous, _backend = _backend, _checked(name, "DyT backend")
     return previous
+
+
+@contextlib.contextmanager
+def dyt_backend(name: str) -> Iterator[None]:
+    """``with dyt_backend("eager"): ...`` — :func:`set_dyt_backend` for the block, restored afterwards."""
+    previous = set_dyt_backend(name)
+    try:
+        yield
+    finally:
+        set_dyt_backend(previous)
 
 
 def dyt_reference(x: Tensor, alpha: Tensor, weight: Tensor | None, bias: Tensor | None,
@@ -219,23 +240,16 @@ def select_backend(x: Tensor) -> str:
     if torch.compiler.is_compiling():
         return "reference"
     if _backend != "auto":
-        return _backend
+        return _checked(_backend, "DLZOO_DYT_BACKEND / set_dyt_backend")
     if x.is_cuda:
         from .dyt_triton import triton_available
 
         return "triton" if triton_available() else "reference"
     if x.device.type != "cpu":
         return "reference"
-    if _in_test_run():
-        return "eager"
     if x.dtype == torch.float32 and dyt_cpu.available():
         return "native"
     return "compiled" if x.numel() >= COMPILE_MIN_NUMEL and compile_available() else "eager"
-
-
-def _in_test_run() -> bool:
-    """Inside pytest, "auto" never compiles or builds: other suites should not pay for a build by surprise."""
-    return "PYTEST_CURRENT_TEST" in os.environ
 
 
 def dyt(x: Tensor, alpha: Tensor, weight: Tensor | None = None, bias: Tensor | None = None,
@@ -244,7 +258,8 @@ def dyt(x: Tensor, alpha: Tensor, weight: Tensor | None = None, bias: Tensor | N
 
     Shapes: ``x`` is ``(*, C)`` (channels_last) or ``(N, C, *)``; ``alpha`` (1,); weight/bias (C,) or None.
     """
-    backend = backend or select_backend(x)
+    if backend is None or _checked(backend, "dyt: backend") == "auto":
+        backend = select_backend(x)
     if backend == "reference" or x.numel() == 0:
         return dyt_reference(x, alpha, weight, bias, channels_last)
     if backend == "native" and not (x.dtype == torch.float32 and x.device.type == "cpu"
