@@ -53,7 +53,11 @@ def _adjusted_lr(lr: float, adjust_lr_fn: str | None, shape: torch.Size) -> floa
 
 
 class Muon(ForeachOptimizer):
-    """Muon (``torch.optim.Muon``-compatible arguments and state keys). Use AdamW for non-2-D params."""
+    """Muon (``torch.optim.Muon``-compatible arguments and state keys). Use AdamW for non-2-D params.
+
+    ``momentum`` must lie in ``[0, 1)`` (it is an EMA coefficient; torch only checks ``>= 0``); ``lr`` may
+    be a one-element tensor.
+    """
 
     supports_complex = False
 
