@@ -28,7 +28,7 @@ def test_trainer_config_layers_defaults_overrides_and_per_run(tmp_path):
     dyt = [v for v in variants(cfg) if v["norm"] == "dyt"][0]
     tc = trainer_config(cfg, dyt, seed=7, run_dir=tmp_path / "runs" / "x")
     assert tc["optim"]["lr"] == 0.005 and tc["data"]["batch_size"] == 16
-    assert tc["optim"]["name"] == "adamw" and tc["checkpoint"]["every_epochs"] == 0  # trainer default / ours
+    assert tc["optim"]["name"] == "adamw" and tc["checkpoint"]["every_epochs"] == 1  # trainer default / ours
     assert tc["train"]["epochs"] == 3  # the experiment's epochs win
     assert tc["seed"] == 7 and tc["model"]["name"] == "vit_tiny_digits"
     assert tc["model"]["kwargs"] == {"norm_layer": "dyt", "norm_kwargs": {"alpha_init": 0.5}}

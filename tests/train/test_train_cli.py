@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
@@ -48,9 +49,16 @@ def test_success_prints_progress_and_ends_with_the_run_directory(config, tmp_pat
                                                             for line in lines)
     resolved = load_config(f"{run_dir}/config.yaml")
     assert resolved.seed == 4 and resolved.optim.lr == 3e-3 and resolved.model.name == "mlp_digits"
-    # --resume of a run without checkpoints (every_epochs: 0) starts over; --quiet prints only the run dir
+    # --resume of a finished run says so and trains nothing; stdout still ends with the run dir
+    weights = (Path(run_dir) / "model.safetensors").read_bytes()
     assert main(["train", "--resume", run_dir, "--quiet"]) == 0
-    assert capsys.readouterr().out.strip().splitlines() == [run_dir]
+    captured = capsys.readouterr()
+    assert captured.out.strip().splitlines() == [run_dir]
+    assert f"{run_dir} is already complete (1 epochs" in captured.err and "nothing to do" in captured.err
+    assert (Path(run_dir) / "model.safetensors").read_bytes() == weights
+    assert len((Path(run_dir) / "metrics.jsonl").read_text().splitlines()) == 1
+    # an interrupted run without checkpoints (every_epochs: 0) starts over
+    (Path(run_dir) / "status.json").write_text('{"state": "running", "pid": 0}')
     assert main(["train", "--resume", run_dir]) == 0
     assert f"resuming {run_dir} from the start (no checkpoint)" in capsys.readouterr().out
 

@@ -1,35 +1,29 @@
-"""``dlzoo experiment list | run NAME [key=value ...]``.
+"""``dlzoo experiment list | run NAME [key=value ...] | run [NAME] --resume DIR [key=value ...]``.
 
 ``run`` writes ``<output_dir>/<NAME>/<timestamp>/`` (``report.md``, ``report.html``, ``plots/``,
 ``results.json``, ``runs/``), prints the report's path, and prints the run directory as the LAST
 stdout line. Unknown keys or experiments raise :class:`dlzoo.errors.UsageError` (exit 2).
+
+``run --resume DIR`` continues a killed experiment in ``DIR`` with its saved ``config.yaml`` (plus any
+overrides): finished runs under ``DIR/runs/`` are read back, not retrained; interrupted ones resume from
+their last checkpoint; the rest start. ``DIR`` is locked while it runs (see :mod:`dlzoo.train.rundir`).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import sys
 from pathlib import Path
 
 from ..errors import UsageError
+from ..train.rundir import RunLock, new_run_dir
 from .registry import EXPERIMENTS, _import_experiments, build_config, get_experiment
 
 __all__ = ["main", "new_run_dir"]
 
 USAGE = """usage: dlzoo experiment list
        dlzoo experiment run NAME [key=value ...]   (values are YAML: seeds=[0,1] norms=[layernorm,dyt])
+       dlzoo experiment run [NAME] --resume DIR [key=value ...]   (continue a killed experiment in DIR)
        dlzoo experiment show NAME                  (the default config of NAME)"""
-
-
-def new_run_dir(root: str | Path, name: str) -> Path:
-    """``root/name/<UTC timestamp>`` (``-N`` suffix if taken); not created, the experiment creates it."""
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    base = Path(root) / name
-    path, k = base / stamp, 1
-    while path.exists():
-        k += 1
-        path = base / f"{stamp}-{k}"
-    return path
 
 
 def _list() -> int:
@@ -51,6 +45,74 @@ def _show(name: str) -> int:
     return 0
 
 
+def _parse_run(rest: list[str]) -> tuple[str | None, list[str], str | None]:
+    """``[NAME] [key=value ...] [--resume DIR]`` -> (name, overrides, resume dir)."""
+    resume, args, it = None, [], iter(rest)
+    for arg in it:
+        if arg == "--resume" or arg.startswith("--resume="):
+            resume = arg.split("=", 1)[1] if "=" in arg else next(it, None)
+            if not resume:
+                raise UsageError(f"--resume needs an experiment directory\n{USAGE}")
+        elif arg.startswith("-"):
+            raise UsageError(f"unknown option {arg!r}\n{USAGE}")
+        else:
+            args.append(arg)
+    name = args[0] if args and "=" not in args[0] else None
+    return name, args[1:] if name else args, resume
+
+
+def _resume_target(name: str | None, resume: str, overrides: list[str]):
+    """The experiment, config and directory of ``run --resume DIR``."""
+    import yaml
+
+    out_dir = Path(resume)
+    if (out_dir / "status.json").exists() or (out_dir / "checkpoints").exists():
+        raise UsageError(f"{out_dir} is a training run, not an experiment; resume it with "
+                         f"dlzoo train --resume {out_dir}")
+    if not (out_dir / "config.yaml").is_file():
+        raise UsageError(f"--resume {str(out_dir)!r}: not an experiment directory (no config.yaml)")
+    if name is None:
+        _import_experiments()
+        name = out_dir.resolve().parent.name  # <output_dir>/<NAME>/<timestamp>
+        if name not in EXPERIMENTS:
+            raise UsageError(f"cannot tell which experiment {out_dir} holds; name it: dlzoo experiment run "
+                             f"NAME --resume {out_dir} (registered: {', '.join(EXPERIMENTS.names())})")
+    exp = get_experiment(name)
+    try:
+        saved = yaml.safe_load((out_dir / "config.yaml").read_text())
+    except yaml.YAMLError as err:
+        raise UsageError(f"{out_dir / 'config.yaml'} is not valid YAML: {err}") from None
+    if not isinstance(saved, dict):
+        raise UsageError(f"{out_dir / 'config.yaml'} must hold a mapping, got {type(saved).__name__}")
+    return exp, build_config(exp.config, overrides, base=saved), out_dir
+
+
+def _run(rest: list[str]) -> int:
+    name, overrides, resume = _parse_run(rest)
+    if resume is not None:
+        exp, cfg, out_dir = _resume_target(name, resume, overrides)
+        lock = RunLock(out_dir).acquire()  # a second process resuming the same directory is refused
+        print(f"dlzoo experiment {exp.name}: resuming {out_dir}", file=sys.stderr, flush=True)
+    else:
+        if name is None:
+            raise UsageError(f"missing experiment name\n{USAGE}")
+        exp = get_experiment(name)
+        cfg = build_config(exp.config, overrides)
+        out_dir, lock = new_run_dir(getattr(cfg, "output_dir", "runs"), exp.name), None
+        print(f"dlzoo experiment {exp.name}: writing {out_dir}", file=sys.stderr, flush=True)
+    try:
+        result_dir = Path(exp.run(cfg, out_dir))
+    finally:
+        if lock is not None:
+            lock.release()
+    report = result_dir / "report.html"
+    if report.is_file():
+        print(f"report: {report}")
+        print(f"report (markdown): {result_dir / 'report.md'}")
+    print(result_dir, flush=True)
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
@@ -63,19 +125,9 @@ def main(argv: list[str]) -> int:
             print(USAGE)
             names = [a for a in rest if not a.startswith("-")]
             return _show(names[0]) if names else 0
-        if not rest or rest[0].startswith("-") or "=" in rest[0]:
-            raise UsageError(f"missing experiment name\n{USAGE}")
         if command == "show":
+            if not rest or rest[0].startswith("-") or "=" in rest[0]:
+                raise UsageError(f"missing experiment name\n{USAGE}")
             return _show(rest[0])
-        exp = get_experiment(rest[0])
-        cfg = build_config(exp.config, rest[1:])
-        out_dir = new_run_dir(getattr(cfg, "output_dir", "runs"), exp.name)
-        print(f"dlzoo experiment {exp.name}: writing {out_dir}", file=sys.stderr, flush=True)
-        result_dir = Path(exp.run(cfg, out_dir))
-        report = result_dir / "report.html"
-        if report.is_file():
-            print(f"report: {report}")
-            print(f"report (markdown): {result_dir / 'report.md'}")
-        print(result_dir, flush=True)
-        return 0
+        return _run(rest)
     raise UsageError(f"unknown experiment command {command!r}\n{USAGE}")

@@ -11,7 +11,9 @@ the paper) and findings written from the measured numbers.
     dlzoo experiment run norm-comparison seeds=[0] epochs=2 norms=[layernorm,dyt] train.optim.lr=2e-3
 
 ``train.*`` keys pass through to the trainer config (:class:`dlzoo.train.config.TrainConfig`);
-``epochs``, ``seed``, the model's ``norm_layer``/``norm_kwargs`` and ``name`` are set per run.
+``epochs``, ``seed``, the model's ``norm_layer``/``norm_kwargs`` and ``name`` are set per run. Each run
+checkpoints every epoch (the newest one kept), so ``dlzoo experiment run --resume DIR`` after a kill
+reads finished runs back and continues interrupted ones from their last epoch.
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ def trainer_config(
     from ..train import load_config
 
     base = {"model": {"name": cfg.model, "kwargs": dict(cfg.model_kwargs)}, "data": {"name": cfg.dataset},
-            "checkpoint": {"every_epochs": 0}}
+            "checkpoint": {"every_epochs": 1, "keep_last": 1}}
     per_run = {
         "name": f"norm-comparison-{variant['slug']}",
         "seed": seed,
@@ -116,16 +118,19 @@ def trainer_config(
 
 
 def train_job(job: dict[str, Any]) -> dict[str, Any]:
-    """Train one (variant, seed); return JSON-able results (+ S-curve samples when ``job['scurve']``)."""
+    """Train (or resume) one (variant, seed); return JSON-able results (+ S-curve samples when
+    ``job['scurve']``)."""
     import torch
 
     from ..analysis.calibration import expected_calibration_error
     from ..analysis.scurve import collect_norm_io, tail_stats
     from ..train import TrainingDiverged, load_config, train
+    from ..train.rundir import holds_run
 
     cfg = load_config(job["config"])
+    resume = holds_run(job["run_dir"])  # a resumed experiment: finished runs are read back, others go on
     try:
-        result = train(cfg, run_dir=job["run_dir"], progress=job.get("progress", False))
+        result = train(cfg, run_dir=job["run_dir"], progress=job.get("progress", False), resume=resume)
     except TrainingDiverged as err:  # one diverged run is a result to report, not a crash
         return {"label": job["label"], "seed": job["seed"], "run_dir": job["run_dir"], "error": str(err)}
     history = [{k: (float(v) if isinstance(v, int | float) else v) for k, v in row.items()}

@@ -99,13 +99,19 @@ def _suggest(key: str, known: Sequence[str]) -> str:
     return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
 
-def build_config(config_cls: type[pydantic.BaseModel], overrides: Sequence[str]) -> pydantic.BaseModel:
-    """Default config of ``config_cls`` with ``key=value`` overrides applied and validated.
+def build_config(config_cls: type[pydantic.BaseModel], overrides: Sequence[str],
+                 base: dict[str, Any] | None = None) -> pydantic.BaseModel:
+    """Default config of ``config_cls`` (or the saved ``base``, e.g. a resumed experiment's
+    ``config.yaml``) with ``key=value`` overrides applied and validated.
 
     Top-level keys must be fields of ``config_cls``; a dotted key (``train.optim.lr``) sets a nested
     entry of a dict field. Validation errors become :class:`UsageError` naming the key.
     """
-    data = config_cls().model_dump()
+    import copy
+
+    if base is not None and not isinstance(base, dict):
+        raise TypeError(f"build_config: base must be a dict of config values, got {type(base).__name__}")
+    data = {**config_cls().model_dump(), **copy.deepcopy(base or {})}
     fields = list(config_cls.model_fields)
     for path, value in parse_overrides(overrides):
         head = path[0]

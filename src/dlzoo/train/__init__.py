@@ -7,6 +7,7 @@
 """
 
 from .config import TrainConfig, load_config
-from .trainer import TrainingDiverged, TrainResult, resume, train
+from .entry import resume, train
+from .trainer import TrainingDiverged, TrainResult
 
 __all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "load_config", "resume", "train"]

@@ -1,8 +1,10 @@
 """``dlzoo train CONFIG.yaml [key.sub=value ...]`` and ``dlzoo train --resume RUN_DIR [key=value ...]``.
 
-Config errors raise :class:`dlzoo.errors.UsageError` (exit 2, one paragraph, no traceback); a run that
-diverges (NaN/Inf) exits 1 with the reason and the last good checkpoint. The last stdout line is the
-run directory.
+Config errors raise :class:`dlzoo.errors.UsageError` (exit 2, one paragraph, no traceback), and so do a run
+directory another live process is writing and ``--resume`` of an experiment's directory; a run that
+diverges (NaN/Inf) exits 1 with the reason and the last good checkpoint. ``--resume`` of a finished run
+says so and exits 0 (with ``train.epochs=N`` beyond its schedule it trains on). The last stdout line is
+the run directory.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ USAGE = """usage: dlzoo train CONFIG.yaml [key.sub=value ...] [--run-dir DIR] [-
 
 Trains one model from a YAML config; dotted overrides are parsed as YAML scalars
 (e.g. optim.lr=3e-3 model.kwargs.norm_layer=dyt train.epochs=5). Writes runs/<name>/<timestamp>/
-and prints that directory last."""
+and prints that directory last. --resume continues a killed run from its last checkpoint; with
+train.epochs=N beyond a finished run's schedule it trains on under the schedule rebuilt for N epochs."""
 
 
 def main(argv: list[str]) -> int:
@@ -49,23 +52,24 @@ def main(argv: list[str]) -> int:
     if (config_path is None) == (resume_dir is None):
         raise UsageError(f"give exactly one of CONFIG.yaml or --resume RUN_DIR\n{USAGE}")
 
-    from pathlib import Path
-
     from .config import load_config
-    from .trainer import TrainingDiverged, train
+    from .entry import resume, train
+    from .trainer import TrainingDiverged
 
-    if resume_dir is not None:
-        if not (Path(resume_dir) / "config.yaml").is_file():
-            raise UsageError(f"--resume {resume_dir!r}: not a run directory (no config.yaml)")
-        cfg = load_config(Path(resume_dir) / "config.yaml", overrides)
-        run_dir, resume = resume_dir, True
-    else:
-        cfg = load_config(config_path, overrides)
-        resume = False
+    if resume_dir is not None and run_dir is not None:
+        raise UsageError(f"--resume continues the run in its own directory; drop --run-dir\n{USAGE}")
     try:
-        result = train(cfg, run_dir=run_dir, progress=not quiet, resume=resume)
+        if resume_dir is not None:
+            result = resume(resume_dir, progress=not quiet, overrides=overrides)
+        else:
+            result = train(load_config(config_path, overrides), run_dir=run_dir, progress=not quiet)
     except TrainingDiverged as err:
         print(f"dlzoo train: {err}", file=sys.stderr)
         return 1
+    if result.already_complete:
+        acc = result.test.get("acc")
+        print(f"dlzoo train: {result.run_dir} is already complete ({len(result.history)} epochs"
+              + (f", test_acc {acc:.4f}" if isinstance(acc, float) else "") + "); nothing to do. To train "
+              f"longer: dlzoo train --resume {result.run_dir} train.epochs=N", file=sys.stderr)
     print(result.run_dir)
     return 0

@@ -4,6 +4,14 @@ One run writes ``runs/<name>/<timestamp>/`` (layout in ARCHITECTURE.md, "Runs on
 metrics (jsonl, csv, TensorBoard), ``checkpoints/``, ``results.json`` and the final model (``config.json`` +
 ``model.safetensors``, loadable with ``dlzoo.from_pretrained``).
 
+Nothing is written before the whole config has been checked (:func:`dlzoo.train.validate.check_fit`).
+While a process writes the directory it holds ``run.lock``; ``status.json`` says ``running``, then
+``finished`` once the final model and ``results.json`` exist, or ``failed`` (with the reason and the last
+good checkpoint) when the NaN guard fires, an exception or Ctrl-C ends the run; see
+:mod:`dlzoo.train.rundir`. Resuming a finished run does nothing (``TrainResult.already_complete``);
+resuming it with a longer ``train.epochs``/``train.max_steps`` continues from its last checkpoint under
+the schedule rebuilt for the new total.
+
 Reproducibility: the model is built right after seeding torch/numpy/python; the data order of epoch
 ``e`` is drawn from a generator seeded by ``(seed, e)``; a checkpoint stores weights, optimizer,
 scheduler, GradScaler, the position inside the epoch, the running epoch sums and every RNG state, so
@@ -17,7 +25,6 @@ import os
 import random
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +32,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data.augment import BatchAugment
 from ..errors import UsageError
 from ..hub import atomic_write_bytes, save_pretrained
 from ..optim.clip import clip_grad_norm_
@@ -33,11 +39,13 @@ from . import distributed as D
 from .build import (
     TrainData,
     autocast_context,
+    build_augment,
     build_data,
     build_loss,
     build_model,
     build_optimizer,
     build_scheduler,
+    build_train_loss,
     select_device,
 )
 from .checkpoint import (
@@ -48,10 +56,22 @@ from .checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
-from .config import LossConfig, TrainConfig, config_to_yaml, load_config
+from .config import LossConfig, TrainConfig, config_to_yaml
 from .metrics import MetricsLogger, Progress
+from .rundir import (
+    FINAL_FILES,
+    RunLock,
+    finished_results,
+    holds_run,
+    load_finished_run,
+    mark_failed,
+    new_run_dir,
+    write_results,
+    write_status,
+)
+from .validate import check_fit
 
-__all__ = ["train", "resume", "TrainResult", "TrainingDiverged", "Trainer", "make_run_dir"]
+__all__ = ["TrainResult", "TrainingDiverged", "Trainer", "make_run_dir"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -68,16 +88,12 @@ class TrainResult:
     test: dict[str, float]
     wall_time: float
     data: TrainData
+    already_complete: bool = False  # resumed a finished run: nothing was trained, results read from disk
 
 
 def make_run_dir(cfg: TrainConfig) -> Path:
     """``<output_dir>/<name>/<UTC timestamp>/``, suffixed ``-1``, ``-2``, ... if it already exists."""
-    base = Path(cfg.output_dir) / cfg.name / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    path, i = base, 0
-    while path.exists():
-        i += 1
-        path = base.with_name(f"{base.name}-{i}")
-    return path
+    return new_run_dir(cfg.output_dir, cfg.name)
 
 
 class Trainer:
@@ -100,6 +116,7 @@ class Trainer:
         _seed_everything(cfg.seed)
         self.data = build_data(cfg.data, cfg.seed, self.dist.rank, self.dist.world_size)
         self.model = build_model(cfg.model, self.data.splits).to(self.device)
+        check_fit(cfg, self.data, self.model)  # model vs data vs loss, dry, before anything is written
         self.forward_model = D.wrap_model(self.model, self.dist, self.device)
         if loop.compile:
             self.forward_model = torch.compile(self.forward_model)
@@ -109,14 +126,8 @@ class Trainer:
             self.total_steps = min(self.total_steps, loop.max_steps)
         self.optimizer = build_optimizer(cfg.optim, self.model)
         self.scheduler = build_scheduler(cfg.schedule, self.optimizer, self.steps_per_epoch, self.total_steps)
-        aug = cfg.data.augment
-        self.augment = BatchAugment(self.data.splits.num_classes, mixup_alpha=aug.mixup_alpha,
-                                    cutmix_alpha=aug.cutmix_alpha, prob=aug.prob, switch_prob=aug.switch_prob,
-                                    label_smoothing=cfg.loss.label_smoothing, hflip=aug.hflip,
-                                    crop_padding=aug.crop_padding)
-        # with Mixup/CutMix the smoothing goes into the soft targets, not the loss (no double smoothing)
-        loss_cfg = cfg.loss.model_copy(update={"label_smoothing": 0.0}) if self.augment.mixes else cfg.loss
-        self.loss_fn = build_loss(loss_cfg).to(self.device)
+        self.augment = build_augment(cfg, self.data.splits.num_classes)
+        self.loss_fn = build_train_loss(cfg, self.augment).to(self.device)
         self.eval_loss_fn = build_loss(LossConfig()).to(self.device)
         self.scaler = torch.amp.GradScaler("cuda") if loop.amp == "fp16" else None
 
@@ -128,23 +139,50 @@ class Trainer:
         self.sums = {"loss": 0.0, "correct": 0.0, "count": 0.0, "time": 0.0}
         self.history: list[dict[str, Any]] = []
         self.resumed_from: Path | None = None
+        self.finished: dict[str, Any] | None = None  # results.json of a run that is already complete
+        self.notes: list[str] = []
+        self.logger: MetricsLogger | None = None
+        self.progress = Progress(enabled=progress and self.main, log_every=loop.log_every)
+        self.lock = RunLock(self.run_dir) if self.main else None
+        try:
+            self._open(resume)
+        except BaseException:
+            self.close(failed_start=True)
+            raise
+
+    def _open(self, resume: bool) -> None:
+        """Lock the run directory, restore or refuse what it holds, and mark it running."""
+        if self.lock is not None:
+            self.lock.acquire()
         if resume:
             self._restore()
-        elif self.main and (latest_checkpoint(self.ckpt_dir) or (self.run_dir / "metrics.jsonl").exists()):
+        elif self.main and holds_run(self.run_dir):
             raise UsageError(f"{self.run_dir} already holds a run; resume it (dlzoo train --resume "
                              f"{self.run_dir}) or choose another run directory")
+        if self.finished is not None:
+            return
         if self.main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(self.run_dir / "config.yaml", config_to_yaml(cfg).encode())
-        purge = self.step + 1 if resume else None
-        self.logger = MetricsLogger(self.run_dir, purge_step=purge) if self.main else None
-        if self.logger is not None and resume:
-            self.logger.reset(self.history)
-        self.progress = Progress(enabled=progress and self.main, log_every=loop.log_every)
+            for name in FINAL_FILES:  # a run being extended is not finished until it finishes again
+                (self.run_dir / name).unlink(missing_ok=True)
+            atomic_write_bytes(self.run_dir / "config.yaml", config_to_yaml(self.cfg).encode())
+            write_status(self.run_dir, "running", step=self.step, total_steps=self.total_steps)
+            self.logger = MetricsLogger(self.run_dir, purge_step=self.step + 1 if resume else None)
+            if resume:
+                self.logger.reset(self.history)
         if resume:
             where = f"step {self.step} ({self.resumed_from})" if self.resumed_from else "the start"
             where += "" if self.resumed_from else " (no checkpoint)"
             self.progress.message(f"resuming {self.run_dir} from {where}")
+        for note in self.notes:
+            self.progress.message(note)
+
+    def close(self, failed_start: bool = False) -> None:
+        """Release the run directory (after :meth:`fit`, or when construction failed)."""
+        if self.logger is not None:
+            self.logger.close()
+            self.logger = None
+        if self.lock is not None:
+            self.lock.release(remove_if_empty=failed_start)
 
     # ----------------------------------------------------------------- checkpoints
     def _state(self) -> dict[str, Any]:
@@ -152,7 +190,7 @@ class Trainer:
             "epoch": self.epoch, "batch": self.batch, "step": self.step, "sums": dict(self.sums),
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
-            "rng": capture_rng_state(), "history": self.history,
+            "rng": capture_rng_state(), "history": self.history, "total_steps": self.total_steps,
         }
 
     def _save(self) -> None:
@@ -162,28 +200,63 @@ class Trainer:
         D.barrier(self.dist)
 
     def _restore(self) -> None:
+        results = finished_results(self.run_dir)
+        if results is not None and (int(results.get("epochs", 0)) >= self.cfg.train.epochs
+                                    or int(results.get("steps", 0)) >= self.total_steps):
+            self.finished = results
+            return
         remove_stale_temporaries(self.ckpt_dir)
         path = latest_checkpoint(self.ckpt_dir)
-        if path is None:  # killed before the first checkpoint: the run starts over, identically seeded
+        ckpt = load_checkpoint(path) if path is not None else None
+        if results is not None and (ckpt is None or ckpt.step != int(results.get("steps", -1))):
+            raise UsageError(
+                f"{self.run_dir} finished after {results.get('epochs')} epochs but keeps no checkpoint of "
+                f"its last step (checkpoint.every_epochs/every_steps were 0), so it cannot be extended to "
+                f"train.epochs={self.cfg.train.epochs}; start a new run with that setting instead")
+        if ckpt is None:  # killed before the first checkpoint: the run starts over, identically seeded
             return
-        ckpt = load_checkpoint(path)
         self.resumed_from = path
         ckpt.load_model_state(self.model)
         s = ckpt.state
         self.optimizer.load_state_dict(_retuple(s["optimizer"], self.optimizer.state_dict()))
-        self.scheduler.load_state_dict(s["scheduler"])
+        saved_total = int(s.get("total_steps", s["scheduler"].get("total_steps", self.total_steps)))
         if self.scaler is not None and s["scaler"] is not None:
             self.scaler.load_state_dict(s["scaler"])
         self.epoch, self.batch, self.step = int(s["epoch"]), int(s["batch"]), int(s["step"])
+        if saved_total == self.total_steps:
+            self.scheduler.load_state_dict(s["scheduler"])
+        else:
+            self._rebuild_schedule(saved_total)
         self.sums = {k: float(v) for k, v in s["sums"].items()}
         self.history = list(s["history"])
         restore_rng_state(s["rng"])
+
+    def _rebuild_schedule(self, saved_total: int) -> None:
+        """``train.epochs``/``max_steps`` changed on resume: the schedule is built anew for the new total and
+        advanced to the current step, so the lr is what that schedule gives there (any scheduler type)."""
+        self.scheduler = build_scheduler(self.cfg.schedule, self.optimizer, self.steps_per_epoch,
+                                         self.total_steps, at_step=self.step)
+        self.notes.append(f"schedule rebuilt for {self.total_steps} steps (was {saved_total}); lr at step "
+                          f"{self.step} is {self.optimizer.param_groups[0]['lr']:.4g}")
 
     # ----------------------------------------------------------------- loop
     def _done(self) -> bool:
         return self.epoch >= self.cfg.train.epochs or self.step >= self.total_steps
 
     def fit(self) -> TrainResult:
+        """Train to the end of the schedule (or return a finished run's results) and release the run dir."""
+        try:
+            if self.finished is not None:
+                return self._finished_result()
+            return self._fit()
+        except BaseException as err:
+            if self.main and self.finished is None:
+                self._mark_failed(err)
+            raise
+        finally:
+            self.close()
+
+    def _fit(self) -> TrainResult:
         start = time.perf_counter()
         previous_det = torch.are_deterministic_algorithms_enabled()
         if self.cfg.train.deterministic:
@@ -197,14 +270,30 @@ class Trainer:
                 save_pretrained(self.model, self.run_dir)
                 summary = {"test": test, "wall_time": time.perf_counter() - start, "epochs": self.epoch,
                            "steps": self.step}
-                _write_json(self.run_dir / "results.json", summary)
+                write_results(self.run_dir, summary)
+                write_status(self.run_dir, "finished", step=self.step, epochs=self.epoch)
             self.progress.message(f"test_loss {test['loss']:.4f}  test_acc {test['acc']:.4f}")
         finally:
             torch.use_deterministic_algorithms(previous_det)
-            if self.logger is not None:
-                self.logger.close()
         return TrainResult(run_dir=self.run_dir, model=self.model, history=self.history, test=test,
                            wall_time=time.perf_counter() - start, data=self.data)
+
+    def _mark_failed(self, err: BaseException) -> None:
+        """status.json ``failed``: why, where, and the checkpoint a resume would start from."""
+        reason = ("diverged" if isinstance(err, TrainingDiverged) else
+                  "interrupted" if isinstance(err, KeyboardInterrupt) else "error")
+        mark_failed(self.run_dir, err, reason, epoch=self.epoch, step=self.step,
+                    last_checkpoint=latest_checkpoint(self.ckpt_dir))
+
+    def _finished_result(self) -> TrainResult:
+        """The results of a run that is already complete, read back from its directory."""
+        r = self.finished or {}
+        self.history = load_finished_run(self.run_dir, self.model)
+        self.model.eval()
+        self.epoch, self.step = int(r.get("epochs", 0)), int(r.get("steps", 0))
+        test = {k: float("nan") if v is None else float(v) for k, v in (r.get("test") or {}).items()}
+        return TrainResult(run_dir=self.run_dir, model=self.model, history=self.history, test=test,
+                           wall_time=float(r.get("wall_time", 0.0)), data=self.data, already_complete=True)
 
     def _train_epoch(self) -> None:
         loop, ckpt = self.cfg.train, self.cfg.checkpoint
@@ -263,7 +352,8 @@ class Trainer:
         last = latest_checkpoint(self.ckpt_dir)
         kept = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
         raise TrainingDiverged(f"training diverged at epoch {self.epoch + 1}, step {self.step + 1}: {what}; "
-                               f"stopped ({kept}). Try a lower optim.lr or train.grad_clip.")
+                               f"stopped ({kept}; {self.run_dir / 'status.json'} says failed, no final model "
+                               f"was written). Try a lower optim.lr or train.grad_clip.")
 
     def _end_epoch(self, force_save: bool = False) -> None:
         """Evaluate, log one record, then checkpoint (epoch schedule, last epoch, or a step save that fell
@@ -327,31 +417,3 @@ def _retuple(loaded: Any, reference: Any) -> Any:
             if isinstance(value, tuple) and isinstance(group.get(key), list):
                 group[key] = tuple(group[key])
     return loaded
-
-
-def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    import json
-
-    clean = {k: ({n: (x if math.isfinite(x) else None) for n, x in v.items()} if isinstance(v, dict) else v)
-             for k, v in payload.items()}
-    atomic_write_bytes(path, (json.dumps(clean, indent=2, allow_nan=False) + "\n").encode())
-
-
-def train(cfg: TrainConfig | dict | str | Path | None, run_dir: str | Path | None = None,
-          progress: bool = True, resume: bool = False) -> TrainResult:
-    """Train one model as configured; ``resume=True`` continues from ``run_dir``'s latest checkpoint."""
-    if not isinstance(cfg, TrainConfig):
-        cfg = load_config(cfg)
-    trainer = Trainer(cfg, run_dir=run_dir, progress=progress, resume=resume)
-    try:
-        return trainer.fit()
-    finally:
-        D.cleanup(trainer.dist)
-
-
-def resume(run_dir: str | Path, progress: bool = True,
-           overrides: list[str] | tuple[str, ...] = ()) -> TrainResult:
-    """Continue a killed run from ``run_dir/config.yaml`` and its newest checkpoint."""
-    run_dir = Path(run_dir)
-    cfg = load_config(run_dir / "config.yaml", overrides)
-    return train(cfg, run_dir=run_dir, progress=progress, resume=True)
