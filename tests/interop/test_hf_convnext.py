@@ -47,3 +47,18 @@ def test_hf_convnext_logits_match(tmp_path, cls_name, cfg_name, extra):
     again = dlzoo.from_pretrained(tmp_path / "dlzoo").eval()
     with torch.no_grad():
         torch.testing.assert_close(again(x), got)
+
+
+def test_hf_convnextv2_atto_loads_into_timm_conv_mlp_layout(tmp_path):
+    """An HF ConvNextV2 with atto's sizes becomes dlzoo's convnextv2_atto, whose MLPs are 1x1 convs (timm's
+    layout): HF's Linear pwconv weights are reshaped, and the logits stay equal."""
+    cfg = tr.ConvNextV2Config(depths=[2, 2, 6, 2], hidden_sizes=[40, 80, 160, 320], num_labels=3)
+    ref = tr.ConvNextV2ForImageClassification(cfg).eval()
+    _randomize(ref)
+    ref.save_pretrained(tmp_path)
+    ours = dlzoo.from_pretrained(tmp_path)
+    assert ours.dlzoo_config["name"] == "convnextv2_atto"
+    assert ours.stages[0].blocks[0].mlp.fc1.weight.shape == (160, 40, 1, 1)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), ref(pixel_values=x).logits, atol=1e-4, rtol=1e-4)

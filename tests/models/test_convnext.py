@@ -51,7 +51,7 @@ def test_block_matches_hf_layer(use_grn):
             p.normal_(0, 0.3)
     ours = ConvNeXtBlock(8, ls_init_value=None if use_grn else 0.5, use_grn=use_grn).eval()
     names = {"dwconv": "conv_dw", "layernorm": "norm", "pwconv1": "mlp.fc1", "pwconv2": "mlp.fc2",
-             "grn": "mlp.norm", "layer_scale_parameter": "gamma"}
+             "grn": "mlp.grn", "layer_scale_parameter": "gamma"}
     state = {}
     for k, v in ref.state_dict().items():
         head, _, tail = k.partition(".")
@@ -119,3 +119,31 @@ def test_bad_input_raises():
         model(torch.randn(1, 4, 32, 32))
     with pytest.raises(ValueError, match="differ in length"):
         ConvNeXt(depths=(1, 1), dims=(8,))
+
+
+def test_classifier_contract_and_pooling_switch():
+    model = dlzoo.create_model("convnext_tiny", **TINY).eval()
+    assert model.get_classifier() is model.head.fc
+    x = torch.randn(2, 3, 32, 32)
+    feats = model.forward_features(x)
+    model.reset_classifier(4, global_pool="max")
+    with torch.no_grad():
+        expected = model.head.fc(model.head.norm(feats.amax(dim=(2, 3))))
+        torch.testing.assert_close(model(x), expected)
+    with pytest.raises(ValueError, match="global_pool"):
+        model.reset_classifier(4, global_pool="")  # the head norm needs pooled (N, C) features
+    with pytest.raises(ValueError, match="num_classes"):
+        dlzoo.create_model("convnext_tiny", **{**TINY, "num_classes": -1})
+
+
+def test_conv_mlp_blocks_are_channels_first_and_use_dlzoo_gelu():
+    model = dlzoo.create_model("convnextv2_atto", depths=(1, 1), dims=(8, 16), num_classes=3)
+    block = model.stages[0].blocks[0]
+    assert isinstance(block.norm, LayerNorm2d) and block.norm.eps == 1e-6
+    assert block.mlp.fc1.weight.shape == (32, 8, 1, 1) and block.mlp.grn.channels_last is False
+    assert isinstance(block.mlp.act, dlzoo.nn.GELU)
+    dyt = dlzoo.create_model("convnextv2_atto", depths=(1, 1), dims=(8, 16), num_classes=3, norm_layer="dyt")
+    # stem, downsample and both blocks channels-first; only the head norm (on pooled (N, C)) channels-last
+    assert sorted(m.channels_last for m in dyt.modules() if isinstance(m, DyT)) == [False] * 4 + [True]
+    out = dyt(torch.randn(2, 3, 32, 32))
+    assert out.shape == (2, 3) and torch.isfinite(out).all()

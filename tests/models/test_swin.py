@@ -86,3 +86,24 @@ def test_interface_and_errors():
         SwinTransformer(img_size=30, patch_size=4)
     one = SwinTransformer(**{**SMALL, "in_chans": 1, "img_size": 64, "window_size": 4})
     assert one(torch.randn(1, 1, 64, 64)).shape == (1, 5)
+
+
+def test_classifier_contract_pooling_and_no_weight_decay():
+    model = SwinTransformer(**SMALL).eval()
+    assert model.get_classifier() is model.head.fc
+    assert isinstance(model.layers[0].blocks[0].mlp.act, dlzoo.nn.GELU)
+    x = torch.randn(2, 3, 32, 32)
+    model.reset_classifier(3, global_pool="max")
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), model.head.fc(model.forward_features(x).amax(dim=(1, 2))))
+    names = model.no_weight_decay()
+    assert len(names) == 6 and all(n.endswith("attn.relative_position_bias_table") for n in names)
+
+
+def test_window_padding_when_map_is_not_a_multiple_of_the_window():
+    """An 8x8 map with window 7 is padded to 14x14 (2x2 windows, shift 3) and cropped back (timm's rule;
+    logits equal timm's in tests/interop/test_parity_swin.py)."""
+    block = SwinTransformerBlock(8, (8, 8), 2, window_size=7, shift_size=3)
+    assert block.window_size == 7 and block.attn_mask.shape == (4, 49, 49)
+    x = torch.randn(2, 8, 8, 8)
+    assert block(x).shape == x.shape

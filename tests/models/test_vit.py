@@ -8,8 +8,10 @@ import pytest
 import torch
 
 import dlzoo
-from dlzoo.models.vit import Block, _norm_maker
-from dlzoo.nn import DyT, LayerNorm, RMSNorm
+from dlzoo.models.vit import NORM_DEFAULTS, Block
+from dlzoo.nn import DyT, LayerNorm, RMSNorm, get_norm_layer
+
+VIT_LN = get_norm_layer("layernorm", defaults=NORM_DEFAULTS)  # ViT's LayerNorm, eps 1e-6
 
 # timm model cards (vit_*_patch16_224.augreg_in21k_ft_in1k) / torchvision vit_b_16: exact counts
 PUBLISHED_EXACT = {
@@ -49,7 +51,7 @@ def test_block_matches_torch_transformer_encoder_layer(dtype):
     ref = torch.nn.TransformerEncoderLayer(dim, heads, hidden, dropout=0.0, activation="gelu",
                                            layer_norm_eps=1e-6, batch_first=True, norm_first=True,
                                            dtype=dtype)
-    ours = Block(dim, heads, mlp_ratio=hidden / dim, norm_layer=_norm_maker("layernorm", None)).to(dtype)
+    ours = Block(dim, heads, mlp_ratio=hidden / dim, norm_layer=VIT_LN).to(dtype)
     with torch.no_grad():
         for p in ref.parameters():
             p.copy_(torch.randn_like(p) * 0.3)
@@ -105,7 +107,7 @@ def test_token_pooling_uses_class_token_after_final_norm():
     assert feats.shape == (2, 17, 64) and isinstance(model.norm, LayerNorm)
     torch.testing.assert_close(model(x), model.head(feats[:, 0]))
     with pytest.raises(ValueError, match="global_pool"):
-        dlzoo.create_model("vit_tiny_digits", global_pool="max")
+        dlzoo.create_model("vit_tiny_digits", global_pool="mean")
     with pytest.raises(ValueError, match="class_token"):
         dlzoo.create_model("vit_tiny_digits", global_pool="token", class_token=False)
 
@@ -183,9 +185,33 @@ def test_vit_tiny_digits_learns_digits():
 
 
 def test_layer_scale_scales_residual_branches():
-    block = Block(16, 4, init_values=1e-5, norm_layer=_norm_maker("layernorm", None)).double().eval()
+    block = Block(16, 4, init_values=1e-5, norm_layer=VIT_LN).double().eval()
     torch.testing.assert_close(block.ls1.gamma, torch.full((16,), 1e-5, dtype=torch.float64))
     x = torch.randn(2, 5, 16, dtype=torch.float64)
     g = block.ls1.gamma
     h = x + g * block.attn(block.norm1(x))
     torch.testing.assert_close(block(x), h + g * block.mlp(block.norm2(h)))
+
+
+def test_classifier_contract_init_and_pool_switch():
+    model = dlzoo.create_model("vit_tiny_patch16_224", img_size=32, depth=1)
+    assert model.get_classifier() is model.head
+    assert isinstance(model.blocks[0].mlp.act, dlzoo.nn.GELU)
+    model.reset_classifier(1000, global_pool="avg")
+    w = model.head.weight
+    # timm's head init: trunc-normal std .02, zero bias (torch's Linear default would give std 0.042 here)
+    assert abs(w.std().item() - 0.02) < 0.001 and model.head.bias.abs().max() == 0
+    assert model.global_pool == "avg"
+    with pytest.raises(ValueError, match="global_pool"):
+        model.reset_classifier(3, global_pool="mean")
+    no_cls = dlzoo.create_model("vit_tiny_digits")
+    with pytest.raises(ValueError, match="class token"):
+        no_cls.reset_classifier(3, global_pool="token")
+    assert no_cls.no_weight_decay() == {"pos_embed"}
+    assert model.no_weight_decay() == {"pos_embed", "cls_token"}
+
+
+def test_convstem_activation_is_dlzoo_relu():
+    model = dlzoo.create_model("vit_tiny_convstem", img_size=32, depth=1)
+    acts = list(model.patch_embed.stem)[2::3]  # conv, norm, act per layer
+    assert len(acts) == 4 and all(type(m) is dlzoo.nn.ReLU for m in acts)

@@ -7,8 +7,13 @@ weights to dlzoo's timm-style keys. transformers is never imported: only ``confi
     {p}.embeddings.patch_embeddings / .layernorm          stem.0 / stem.1
     {p}.encoder.stages.i.downsampling_layer.{0,1}         stages.i.downsample.{0,1}
     {p}.encoder.stages.i.layers.j.dwconv / .layernorm     stages.i.blocks.j.conv_dw / .norm
-    ... .pwconv1 / .pwconv2 / .grn / .layer_scale_parameter   .mlp.fc1 / .mlp.fc2 / .mlp.norm / .gamma
+    ... .pwconv1 / .pwconv2 / .grn / .layer_scale_parameter   .mlp.fc1 / .mlp.fc2 / .mlp.grn / .gamma
     {p}.layernorm, classifier                             head.norm, head.fc
+
+The model is built with the registered name whose depths and widths the config has (``convnextv2_atto``
+for an HF atto checkpoint, else the tiny builder with the sizes as overrides), so it gets timm's layout for
+that name: HF's Linear ``pwconv`` weights (4C, C) become (4C, C, 1, 1) for the 1x1-conv MLPs of
+``conv_mlp`` models (the same function); HF's GRN parameters (1, 1, 1, C) become (C,).
 """
 
 from __future__ import annotations
@@ -16,12 +21,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..models.convnext import CONFIGS
 from .huggingface import StateDict, register_hf_converter
 
 __all__ = ["convert_convnext", "hf_num_labels"]
 
 _BLOCK = {"dwconv": "conv_dw", "layernorm": "norm", "pwconv1": "mlp.fc1", "pwconv2": "mlp.fc2",
-          "grn": "mlp.norm", "layer_scale_parameter": "gamma"}
+          "grn": "mlp.grn", "layer_scale_parameter": "gamma"}
 
 
 def hf_num_labels(config: dict[str, Any], state: StateDict, classifier_key: str) -> int:
@@ -72,14 +78,28 @@ def _convert(config: dict[str, Any], state: StateDict, prefix: str, v2: bool):
     else:
         ls = float(config.get("layer_scale_init_value", 1e-6))
         kwargs["ls_init_value"] = ls if ls > 0 else None
+    name = _registered_name(depths, dims, v2)
+    conv_mlp = bool(CONFIGS[name].get("conv_mlp", False)) if name in CONFIGS else False
+    kwargs["conv_mlp"] = conv_mlp
     out = {}
     for key, value in state.items():
         new = _rename(key, prefix)
-        if new.endswith("mlp.norm.weight") or new.endswith("mlp.norm.bias"):
+        if new.endswith(("mlp.grn.weight", "mlp.grn.bias")):
             value = value.reshape(-1)  # HF GRN params are (1, 1, 1, C)
+        elif conv_mlp and new.endswith(("mlp.fc1.weight", "mlp.fc2.weight")):
+            value = value.reshape(*value.shape, 1, 1)  # Linear (out, in) -> 1x1 conv (out, in, 1, 1)
         out[new] = value
-    name = "convnextv2_tiny" if v2 else "convnext_tiny"  # the builder; every size comes from kwargs
     return name, kwargs, out
+
+
+def _registered_name(depths: list[int], dims: list[int], v2: bool) -> str:
+    """The registered ConvNeXt (V2 if ``v2``) with these depths and widths, else the tiny builder (every
+    size then comes from the overrides)."""
+    for name, cfg in CONFIGS.items():
+        same_version = name.startswith("convnextv2_") == v2
+        if same_version and list(cfg["depths"]) == depths and list(cfg["dims"]) == dims:
+            return name
+    return "convnextv2_tiny" if v2 else "convnext_tiny"
 
 
 @register_hf_converter("convnext")

@@ -6,28 +6,34 @@ Transformer using Shifted Windows", ICCV 2021, arXiv:2103.14030.
         z'  = x + DropPath(W-MSA(LN(x)))      z = z' + DropPath(MLP(LN(z')))
     head:        norm -> mean over tokens -> Linear                 (B, H/32, W/32, 8C) -> (B, num_classes)
 
-Activations stay channels-last (B, H, W, C) throughout. The window is shrunk to the feature map and the shift
-disabled where a stage's resolution is <= the window (as in the official code), so small ``img_size`` works
-(e.g. ``img_size=32, patch_size=2, window_size=4``). Key names follow timm (``layers.i.downsample``,
-``layers.i.blocks.j.{norm1,attn,norm2,mlp}``, ``norm``, ``head.fc``).
+Activations stay channels-last (B, H, W, C) throughout. As in the official code and timm, the window is
+shrunk to the feature map and the shift disabled where a stage's resolution is <= the window, a map that is
+not a multiple of the window is zero-padded at the bottom/right for the attention (and cropped after), so
+any ``img_size`` divisible by ``patch_size * 2^(stages - 1)`` works (e.g. ``img_size=32`` with window 7).
+Key names follow timm (``patch_embed.{proj,norm}``, ``layers.i.downsample``,
+``layers.i.blocks.j.{norm1,attn,norm2,mlp}``, ``norm``, ``head.fc``), so timm state dicts load strictly.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..nn import Conv2d, Dropout, DropPath, Identity, Linear, Mlp, get_norm_layer
+from ..nn import ClassifierHead, Conv2d, DropPath, Identity, Linear, Mlp, get_norm_layer
+from ..nn.create_act import ActSpec
 from ..nn.factory import NormSpec
 from ..nn.patch_merging import PatchMerging
+from ..nn.regularization import drop_path_rates
 from ..nn.window_attention import WindowAttention, shifted_window_mask, window_partition, window_reverse
 from . import register_model
-from .convnext import _drop_path_rates
+from ._base import ClassifierMixin
 
-__all__ = ["SwinTransformer", "SwinTransformerBlock"]
+__all__ = ["SwinTransformer", "SwinTransformerBlock", "SwinTransformerStage"]
 
 
 class SwinTransformerBlock(nn.Module):
@@ -35,17 +41,14 @@ class SwinTransformerBlock(nn.Module):
 
     def __init__(self, dim: int, input_resolution: tuple[int, int], num_heads: int, window_size: int = 7,
                  shift_size: int = 0, mlp_ratio: float = 4.0, qkv_bias: bool = True, proj_drop: float = 0.0,
-                 attn_drop: float = 0.0, drop_path: float = 0.0, norm_layer=None, act_layer="gelu") -> None:
+                 attn_drop: float = 0.0, drop_path: float = 0.0, norm_layer=None,
+                 act_layer: ActSpec = "gelu") -> None:
         super().__init__()
         norm_layer = norm_layer or get_norm_layer("layernorm")
         self.dim = dim
         self.input_resolution = tuple(input_resolution)
         if min(self.input_resolution) <= window_size:  # one window covers the map: no shift needed
             window_size, shift_size = min(self.input_resolution), 0
-        h, w = self.input_resolution
-        if h % window_size or w % window_size:
-            raise ValueError(f"SwinTransformerBlock: resolution {self.input_resolution} is not divisible by "
-                             f"window_size {window_size}")
         self.window_size, self.shift_size = window_size, shift_size
         self.norm1 = norm_layer(dim)
         self.attn = WindowAttention(dim, num_heads, window_size, qkv_bias, attn_drop, proj_drop)
@@ -53,6 +56,7 @@ class SwinTransformerBlock(nn.Module):
         self.norm2 = norm_layer(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer=act_layer, drop=proj_drop)
         self.drop_path2 = DropPath(drop_path) if drop_path > 0.0 else Identity()
+        h, w = (math.ceil(r / window_size) * window_size for r in self.input_resolution)  # padded map
         mask = shifted_window_mask(h, w, window_size, shift_size) if shift_size > 0 else None
         self.register_buffer("attn_mask", mask, persistent=False)
 
@@ -61,9 +65,12 @@ class SwinTransformerBlock(nn.Module):
         s, m = self.shift_size, self.window_size
         if s > 0:
             x = torch.roll(x, shifts=(-s, -s), dims=(1, 2))  # cyclic shift towards the top-left
+        pad_h, pad_w = (m - h % m) % m, (m - w % m) % m
+        x = F.pad(x, (0, 0, 0, pad_w, 0, pad_h))  # (B, Hp, Wp, C): zeros at the bottom/right
+        hp, wp = h + pad_h, w + pad_w
         windows = window_partition(x, m).view(-1, m * m, c)  # (B*nW, N, C)
         windows = self.attn(windows, mask=self.attn_mask)
-        x = window_reverse(windows.view(-1, m, m, c), m, h, w)  # (B, H, W, C)
+        x = window_reverse(windows.view(-1, m, m, c), m, hp, wp)[:, :h, :w]  # (B, H, W, C)
         if s > 0:
             x = torch.roll(x, shifts=(s, s), dims=(1, 2))
         return x
@@ -108,19 +115,15 @@ class _PatchEmbed(nn.Module):
         return self.norm(self.proj(x).permute(0, 2, 3, 1))  # (B, H/P, W/P, D)
 
 
-class _Head(nn.Module):
-    def __init__(self, dim: int, num_classes: int, drop_rate: float) -> None:
-        super().__init__()
-        self.drop = Dropout(drop_rate)
-        self.fc = Linear(dim, num_classes) if num_classes > 0 else Identity()
+class SwinTransformer(ClassifierMixin, nn.Module):
+    """Swin Transformer classifier (see module docstring). Input (B, in_chans, img_size, img_size).
 
-    def forward(self, x: Tensor, pre_logits: bool = False) -> Tensor:
-        x = x.mean(dim=(1, 2))  # (B, C): average over all tokens
-        return x if pre_logits else self.fc(self.drop(x))
+    ``global_pool``: pooling over the token grid before the head (``"avg"`` as timm; ``"max"``, ``"avgmax"``,
+    ``""`` none), switchable with ``reset_classifier(k, global_pool=...)``.
+    """
 
-
-class SwinTransformer(nn.Module):
-    """Swin Transformer classifier (see module docstring). Input (B, in_chans, img_size, img_size)."""
+    classifier_name = "head.fc"
+    global_pool_name = "head"
 
     def __init__(
         self,
@@ -128,6 +131,7 @@ class SwinTransformer(nn.Module):
         patch_size: int = 4,
         in_chans: int = 3,
         num_classes: int = 1000,
+        global_pool: str = "avg",
         embed_dim: int = 96,
         depths: Sequence[int] = (2, 2, 6, 2),
         num_heads: Sequence[int] = (3, 6, 12, 24),
@@ -140,7 +144,7 @@ class SwinTransformer(nn.Module):
         drop_path_rate: float = 0.1,
         norm_layer: NormSpec = "layernorm",
         norm_kwargs: dict[str, Any] | None = None,
-        act_layer: str = "gelu",
+        act_layer: ActSpec = "gelu",
     ) -> None:
         super().__init__()
         if len(depths) != len(num_heads):
@@ -152,7 +156,7 @@ class SwinTransformer(nn.Module):
         self.num_classes, self.in_chans, self.img_size = num_classes, in_chans, img_size
         self.patch_embed = _PatchEmbed(in_chans, embed_dim, patch_size, norm(embed_dim))
         res = (img_size // patch_size, img_size // patch_size)
-        rates = _drop_path_rates(drop_path_rate, depths)
+        rates = drop_path_rates(drop_path_rate, list(depths))
         layers, dim = [], embed_dim
         for i, (depth, heads) in enumerate(zip(depths, num_heads)):
             out_dim = embed_dim * 2 ** i
@@ -166,7 +170,22 @@ class SwinTransformer(nn.Module):
         self.num_features = dim
         self.norm = norm(dim)
         self.drop_rate = drop_rate
-        self.head = _Head(dim, num_classes, drop_rate)
+        self.head = ClassifierHead(dim, num_classes, pool_type=global_pool, drop_rate=drop_rate,
+                                   input_fmt="NHWC")
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        """timm's Swin init: Linear weights ~ trunc-normal(.02), zero biases (the bias tables are initialised
+        by WindowAttention)."""
+        for m in self.modules():
+            if isinstance(m, Linear):
+                nn.init.trunc_normal_(m.weight, std=0.02, a=-2.0, b=2.0)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+    def no_weight_decay(self) -> set[str]:
+        """The relative position bias tables (timm's ``no_weight_decay``)."""
+        return {n for n, _ in self.named_parameters() if "relative_position_bias_table" in n}
 
     def forward_features(self, x: Tensor) -> Tensor:
         """(B, in_chans, H, W) -> normalized tokens (B, H/32, W/32, num_features), channels-last."""
@@ -180,17 +199,11 @@ class SwinTransformer(nn.Module):
         """(B, h, w, C) -> logits (B, num_classes), or the pooled features if ``pre_logits``."""
         return self.head(x, pre_logits=pre_logits)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.forward_head(self.forward_features(x))
-
-    def reset_classifier(self, num_classes: int) -> None:
-        """Replace the classifier with a fresh Linear(num_features, num_classes) (Identity if 0)."""
-        self.num_classes = num_classes
-        self.head.fc = Linear(self.num_features, num_classes) if num_classes > 0 else Identity()
-
 
 _CARD = dict(family="swin", paper="Swin Transformer: Hierarchical Vision Transformer using Shifted Windows",
-             year=2021, arxiv="2103.14030", input_size=(3, 224, 224))
+             year=2021, arxiv="2103.14030", input_size=(3, 224, 224),
+             # 8x8 -> 4x4 -> 2x2 -> 1x1 token grids: a shifted, masked window (4) in the first stage
+             test_input_size=(3, 32, 32), test_kwargs={"img_size": 32, "window_size": 4})
 
 
 @register_model(**_CARD, reference_params=28_288_354, source="timm swin_tiny_patch4_window7_224 / paper 28M")

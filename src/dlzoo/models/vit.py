@@ -25,26 +25,34 @@ import torch
 from torch import Tensor, nn
 
 from ..nn.attention import Attention
+from ..nn.classifier import create_fc
+from ..nn.create_act import ActSpec
 from ..nn.embedding import ConvStem, PatchEmbed
 from ..nn.factory import NormSpec, get_norm_layer
-from ..nn.ffn import ActSpec, Mlp
+from ..nn.ffn import Mlp
 from ..nn.linear import Identity, Linear
-from ..nn.regularization import Dropout, DropPath
+from ..nn.regularization import Dropout, DropPath, drop_path_rates
 from . import register_model
+from ._base import ClassifierMixin
 
-__all__ = ["VisionTransformer", "Block", "LayerScale"]
+__all__ = ["VisionTransformer", "Block", "LayerScale", "NORM_DEFAULTS", "POOL_TYPES"]
+
+# ViT's LayerNorm eps (big_vision, timm's LayerNorm default): 1e-6, not torch's 1e-5
+NORM_DEFAULTS: dict[str, dict[str, Any]] = {"layernorm": {"eps": 1e-6}}
+# token pooling before the head (timm's global_pool_nlc): class token, or mean/max over the patch tokens
+POOL_TYPES = ("token", "avg", "max", "avgmax")
 
 
-def _norm_maker(norm_layer: NormSpec, norm_kwargs: dict[str, Any] | None):
-    """``make(dim)`` for the transformer norms; LayerNorm defaults to ViT's eps=1e-6 (timm/big_vision)."""
-    kw = dict(norm_kwargs or {})
-    if isinstance(norm_layer, str) and norm_layer.lower().replace("_", "").replace("-", "") == "layernorm":
-        kw.setdefault("eps", 1e-6)
-    return get_norm_layer(norm_layer, **kw)
+def _check_pool(global_pool: str) -> None:
+    if global_pool not in POOL_TYPES:
+        raise ValueError(f"VisionTransformer: global_pool must be one of {list(POOL_TYPES)}, "
+                         f"got {global_pool!r}")
 
 
 def _trunc_normal_(t: Tensor, std: float = 0.02) -> None:
-    nn.init.trunc_normal_(t, mean=0.0, std=std, a=-2 * std, b=2 * std)
+    """timm's ``trunc_normal_``: N(0, std^2) cut at the absolute bounds [-2, 2] (for std .02 a plain normal;
+    torch's rejection loop never runs)."""
+    nn.init.trunc_normal_(t, mean=0.0, std=std, a=-2.0, b=2.0)
 
 
 class LayerScale(nn.Module):
@@ -75,7 +83,7 @@ class Block(nn.Module):
         norm_layer: Any = None,
     ) -> None:
         super().__init__()
-        make_norm = norm_layer if norm_layer is not None else _norm_maker("layernorm", None)
+        make_norm = norm_layer or get_norm_layer("layernorm", defaults=NORM_DEFAULTS)
         self.norm1 = make_norm(dim)
         self.attn = Attention(dim, num_heads, qkv_bias=qkv_bias, attn_drop=attn_drop, proj_drop=proj_drop)
         self.ls1 = LayerScale(dim, init_values) if init_values else Identity()
@@ -91,18 +99,22 @@ class Block(nn.Module):
         return x
 
 
-class VisionTransformer(nn.Module):
+class VisionTransformer(ClassifierMixin, nn.Module):
     """Configurable ViT classifier (see module docstring).
 
     Args:
-        global_pool: ``"token"`` (class token, final norm) or ``"avg"`` (mean of patch tokens, fc_norm).
-        class_token: prepend a learnable class token (default: True for "token", False for "avg").
+        global_pool: ``"token"`` (class token, final norm) or ``"avg"`` (mean of patch tokens, fc_norm);
+            ``"max"`` / ``"avgmax"`` pool the patch tokens too. ``reset_classifier(k, global_pool=...)``
+            switches it later (the norms stay as built, as in timm).
+        class_token: prepend a learnable class token (default True, as timm, whatever the pooling).
         embed_layer: ``"patch"`` (P x P patchify) or ``"convstem"`` (Xiao et al. 2021 conv stem).
         stem_chs / stem_strides: conv-stem channels and strides (``embed_layer="convstem"``).
         drop_rate: dropout before the head; pos_drop_rate / proj_drop_rate / attn_drop_rate as in timm;
         drop_path_rate: stochastic depth, increasing linearly to this value over the blocks.
         pos_embed_std: std of the (truncated-normal) position-embedding init; timm uses 0.02.
     """
+
+    classifier_name = "head"
 
     def __init__(
         self,
@@ -116,7 +128,7 @@ class VisionTransformer(nn.Module):
         num_heads: int = 12,
         mlp_ratio: float = 4.0,
         qkv_bias: bool = True,
-        class_token: bool | None = None,
+        class_token: bool = True,
         init_values: float | None = None,
         fc_norm: bool | None = None,
         drop_rate: float = 0.0,
@@ -133,13 +145,11 @@ class VisionTransformer(nn.Module):
         pos_embed_std: float = 0.02,
     ) -> None:
         super().__init__()
-        if global_pool not in ("token", "avg"):
-            raise ValueError(f"VisionTransformer: global_pool must be 'token' or 'avg', got {global_pool!r}")
-        class_token = (global_pool == "token") if class_token is None else class_token
+        _check_pool(global_pool)
         if global_pool == "token" and not class_token:
             raise ValueError("VisionTransformer: global_pool='token' needs class_token=True")
-        use_fc_norm = global_pool == "avg" if fc_norm is None else fc_norm
-        make_norm = _norm_maker(norm_layer, norm_kwargs)
+        use_fc_norm = global_pool != "token" if fc_norm is None else fc_norm
+        make_norm = get_norm_layer(norm_layer, defaults=NORM_DEFAULTS, **(norm_kwargs or {}))
         self.num_classes = num_classes
         self.global_pool = global_pool
         self.num_features = self.embed_dim = embed_dim
@@ -159,7 +169,7 @@ class VisionTransformer(nn.Module):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim)) if class_token else None
         self.pos_embed = nn.Parameter(torch.zeros(1, num_patches + self.num_prefix_tokens, embed_dim))
         self.pos_drop = Dropout(pos_drop_rate)
-        dpr = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]  # linear stochastic-depth rule
+        dpr = drop_path_rates(drop_path_rate, depth)
         self.blocks = nn.Sequential(*[
             Block(embed_dim, num_heads, mlp_ratio, qkv_bias, proj_drop_rate, attn_drop_rate, dpr[i],
                   init_values, act_layer, make_norm)
@@ -168,7 +178,7 @@ class VisionTransformer(nn.Module):
         self.norm = make_norm(embed_dim) if not use_fc_norm else Identity()
         self.fc_norm = make_norm(embed_dim) if use_fc_norm else Identity()
         self.head_drop = Dropout(drop_rate)
-        self.head = Linear(embed_dim, num_classes) if num_classes > 0 else Identity()
+        self.head = create_fc(embed_dim, num_classes)
         self.init_weights()
 
     def init_weights(self) -> None:
@@ -186,8 +196,22 @@ class VisionTransformer(nn.Module):
             nn.init.normal_(self.patch_embed.proj.weight, std=math.sqrt(2.0 / self.embed_dim))
             nn.init.zeros_(self.patch_embed.proj.bias)
 
+    def init_classifier(self, fc: nn.Module) -> None:
+        """A new head as timm's ViT init: weight ~ trunc-normal(.02), zero bias."""
+        if isinstance(fc, Linear):
+            _trunc_normal_(fc.weight, 0.02)
+            nn.init.zeros_(fc.bias)
+
+    def set_global_pool(self, global_pool: str) -> None:
+        """Switch the token pooling (see ``POOL_TYPES``); ``"token"`` needs the class token."""
+        _check_pool(global_pool)
+        if global_pool == "token" and self.cls_token is None:
+            raise ValueError("VisionTransformer: cannot switch to global_pool='token' without a class token")
+        self.global_pool = global_pool
+
     def no_weight_decay(self) -> set[str]:
-        return {"pos_embed", "cls_token"}
+        """Position embedding and class token are not decayed (timm's ``no_weight_decay``)."""
+        return {"pos_embed", "cls_token"} if self.cls_token is not None else {"pos_embed"}
 
     def forward_features(self, x: Tensor) -> Tensor:
         """(B, C, H, W) -> normalized tokens (B, num_prefix + N, D)."""
@@ -200,26 +224,18 @@ class VisionTransformer(nn.Module):
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
         """Pool tokens (B, T, D) -> (B, D) -> logits (B, num_classes), or the pooled features."""
-        if self.global_pool == "avg":
-            x = x[:, self.num_prefix_tokens:].mean(dim=1)  # mean over patch tokens
-        else:
+        if self.global_pool == "token":
             x = x[:, 0]  # class token
+        else:
+            patches = x[:, self.num_prefix_tokens:]  # (B, N, D)
+            if self.global_pool == "avg":
+                x = patches.mean(dim=1)
+            elif self.global_pool == "max":
+                x = patches.amax(dim=1)
+            else:  # "avgmax"
+                x = 0.5 * (patches.mean(dim=1) + patches.amax(dim=1))
         x = self.head_drop(self.fc_norm(x))
         return x if pre_logits else self.head(x)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.forward_head(self.forward_features(x))
-
-    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
-        if global_pool is not None:
-            if global_pool not in ("token", "avg") or (global_pool == "token" and self.cls_token is None):
-                raise ValueError(f"VisionTransformer: cannot switch to global_pool={global_pool!r}")
-            self.global_pool = global_pool
-        self.num_classes = num_classes
-        self.head = Linear(self.embed_dim, num_classes) if num_classes > 0 else Identity()
-        if num_classes > 0:
-            _trunc_normal_(self.head.weight, 0.02)
-            nn.init.zeros_(self.head.bias)
 
 
 def _build(defaults: dict[str, Any], overrides: dict[str, Any]) -> VisionTransformer:
@@ -227,9 +243,11 @@ def _build(defaults: dict[str, Any], overrides: dict[str, Any]) -> VisionTransfo
 
 
 _VIT = dict(family="vit", paper="An Image is Worth 16x16 Words: Transformers for Image Recognition at Scale",
-            year=2021, arxiv="2010.11929", input_size=(3, 224, 224))
+            year=2021, arxiv="2010.11929", input_size=(3, 224, 224), test_input_size=(3, 32, 32),
+            test_kwargs={"img_size": 32})  # patch 16: a 2x2 grid of patches
 _VITC = dict(family="vit", paper="Early Convolutions Help Transformers See Better", year=2021,
-             arxiv="2106.14881", input_size=(3, 224, 224))
+             arxiv="2106.14881", input_size=(3, 224, 224), test_input_size=(3, 32, 32),
+             test_kwargs={"img_size": 32})
 _TIMM = "timm vit_*_patch16_224.augreg_in21k_ft_in1k model cards / torchvision vit_b_16 docs"
 _VITC_SRC = ("Xiao et al. 2021 report {}M (rounded to 0.1M); exact count worked out by hand from the "
              "paper's design (BN convs without bias, 1x1 conv with bias), {} blocks, class token, "
@@ -237,6 +255,7 @@ _VITC_SRC = ("Xiao et al. 2021 report {}M (rounded to 0.1M); exact count worked 
 
 
 @register_model(family="vit", paper=_VIT["paper"], year=2021, arxiv="2010.11929", input_size=(1, 8, 8),
+                test_input_size=(1, 8, 8),
                 source="dlzoo flagship: sklearn/UCI 8x8 digits (REFERENCES.md: LN ~95% in 20 epochs)")
 def vit_tiny_digits(**kwargs: Any) -> VisionTransformer:
     """Tiny ViT for 8x8 digits: patch 2 -> 16 tokens, dim 64, depth 4, 4 heads, mlp_ratio 2, avg pooling.
@@ -248,8 +267,10 @@ def vit_tiny_digits(**kwargs: Any) -> VisionTransformer:
     With the shipped configs (``dlzoo train configs/vit_digits*.yaml``, lr 3e-3, seed 0) test accuracy was
     LN 98.1%, DyT alpha 1.0 92.2%, DyT alpha 0.5 92.2% (one run each, 22 Nov 2026).
     """
+    class_token = kwargs.get("global_pool", "avg") == "token"  # no class token unless it is pooled
     return _build(dict(img_size=8, patch_size=2, in_chans=1, num_classes=10, embed_dim=64, depth=4,
-                       num_heads=4, mlp_ratio=2.0, global_pool="avg", pos_embed_std=1.0), kwargs)
+                       num_heads=4, mlp_ratio=2.0, global_pool="avg", class_token=class_token,
+                       pos_embed_std=1.0), kwargs)
 
 
 @register_model(**_VIT, reference_params=5_717_416, source=_TIMM)

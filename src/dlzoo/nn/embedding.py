@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from .conv import Conv2d
+from .create_act import ActSpec, create_act
 from .factory import NormSpec, get_norm_layer
 from .linear import Identity
 
@@ -91,7 +92,8 @@ class ConvStem(_ImageTokenizer):
         stem_chs: output channels of the 3x3 conv layers (the last one usually equals ``embed_dim``).
         stem_strides: their strides (default: 2 each); their product must equal ``patch_size``.
         norm_layer: channels-first norm after each 3x3 conv (BatchNorm2d as in the paper).
-    Keys: ``stem.{3i}`` conv (no bias), ``stem.{3i+1}`` norm, ``stem.{3i+2}`` ReLU, then ``proj`` (1x1 conv).
+        act_layer: activation after each norm (ReLU as in the paper; a name resolved by ``create_act``).
+    Keys: ``stem.{3i}`` conv (no bias), ``stem.{3i+1}`` norm, ``stem.{3i+2}`` act, then ``proj`` (1x1 conv).
     """
 
     def __init__(
@@ -104,6 +106,7 @@ class ConvStem(_ImageTokenizer):
         stem_strides: Sequence[int] | None = None,
         norm_layer: NormSpec = "batchnorm",
         flatten: bool = True,
+        act_layer: ActSpec = "relu",
     ) -> None:
         super().__init__()
         self._setup(img_size, patch_size, in_chans, embed_dim)
@@ -116,7 +119,8 @@ class ConvStem(_ImageTokenizer):
         layers: list[nn.Module] = []
         c_in = in_chans
         for c_out, s in zip(stem_chs, strides):
-            layers += [Conv2d(c_in, c_out, 3, stride=s, padding=1, bias=False), make_norm(c_out), nn.ReLU()]
+            conv = Conv2d(c_in, c_out, 3, stride=s, padding=1, bias=False)
+            layers += [conv, make_norm(c_out), create_act(act_layer)]
             c_in = c_out
         self.stem = nn.Sequential(*layers)
         self.proj = Conv2d(c_in, embed_dim, kernel_size=1, bias=True)
