@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..nn import ClassifierHead, Conv2d, DropPath, Identity, Linear, Mlp, get_norm_layer
+from ..nn import ClassifierHead, DropPath, Identity, Linear, Mlp, PatchEmbed, get_norm_layer
 from ..nn.create_act import ActSpec
 from ..nn.factory import NormSpec
 from ..nn.patch_merging import PatchMerging
@@ -103,18 +103,6 @@ class SwinTransformerStage(nn.Module):
         return self.blocks(self.downsample(x))
 
 
-class _PatchEmbed(nn.Module):
-    """Conv P x P stride P, then norm, channels-last: (B, C_in, H, W) -> (B, H/P, W/P, D)."""
-
-    def __init__(self, in_chans: int, embed_dim: int, patch_size: int, norm: nn.Module) -> None:
-        super().__init__()
-        self.proj = Conv2d(in_chans, embed_dim, patch_size, stride=patch_size)
-        self.norm = norm
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.norm(self.proj(x).permute(0, 2, 3, 1))  # (B, H/P, W/P, D)
-
-
 class SwinTransformer(ClassifierMixin, nn.Module):
     """Swin Transformer classifier (see module docstring). Input (B, in_chans, img_size, img_size).
 
@@ -154,7 +142,8 @@ class SwinTransformer(ClassifierMixin, nn.Module):
                              f"{patch_size} times 2^{len(depths) - 1}")
         norm = get_norm_layer(norm_layer, **(norm_kwargs or {}))
         self.num_classes, self.in_chans, self.img_size = num_classes, in_chans, img_size
-        self.patch_embed = _PatchEmbed(in_chans, embed_dim, patch_size, norm(embed_dim))
+        self.patch_embed = PatchEmbed(img_size, patch_size, in_chans, embed_dim, norm_layer=norm,
+                                      output_fmt="NHWC")  # (B, H/P, W/P, D)
         res = (img_size // patch_size, img_size // patch_size)
         rates = drop_path_rates(drop_path_rate, list(depths))
         layers, dim = [], embed_dim

@@ -7,6 +7,9 @@
 
       (B, C, H, W) -> proj -> (B, D, H/P, W/P) -> flatten -> (B, N, D) -> norm
 
+  ``output_fmt="NHWC"`` keeps the grid, channels-last: (B, H/P, W/P, D) -> norm (Swin's patch embedding,
+  timm's ``output_fmt``).
+
 * ConvStem — Xiao, Singh, Mintun, Darrell, Dollar, Girshick, "Early Convolutions Help Transformers See
   Better", NeurIPS 2021, arXiv:2106.14881, sec. 3: the patchify stem is replaced by a stack of 3x3
   convolutions (stride 2, or 1 where the paper adds channels without downsampling), each followed by
@@ -69,10 +72,14 @@ class PatchEmbed(_ImageTokenizer):
         norm_layer: NormSpec = None,
         flatten: bool = True,
         bias: bool = True,
+        output_fmt: str | None = None,
     ) -> None:
         super().__init__()
         self._setup(img_size, patch_size, in_chans, embed_dim)
-        self.flatten = flatten
+        if output_fmt not in (None, "NCHW", "NHWC"):
+            raise ValueError(f"PatchEmbed: output_fmt must be None, 'NCHW' or 'NHWC', got {output_fmt!r}")
+        self.output_fmt = output_fmt
+        self.flatten = flatten and output_fmt is None
         p = self.patch_size
         self.proj = Conv2d(in_chans, embed_dim, kernel_size=p, stride=p, bias=bias)  # weight (D, C, P, P)
         self.norm = get_norm_layer(norm_layer)(embed_dim) if norm_layer is not None else Identity()
@@ -82,6 +89,8 @@ class PatchEmbed(_ImageTokenizer):
         x = self.proj(x)  # (B, D, H/P, W/P)
         if self.flatten:
             x = x.flatten(2).transpose(1, 2)  # (B, D, N) -> (B, N, D)
+        elif self.output_fmt == "NHWC":
+            x = x.permute(0, 2, 3, 1)  # (B, H/P, W/P, D)
         return self.norm(x)
 
 
