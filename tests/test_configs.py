@@ -1,4 +1,5 @@
-"""Every shipped config under configs/ validates, builds its model on its data, and runs one batch."""
+"""Every shipped config under configs/ validates, builds its model on its data, passes the trainer's dry
+run (``check_fit``: model vs data vs loss, what ``dlzoo train`` checks before writing), and runs one batch."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import torch
 from dlzoo.nn import DyT
 from dlzoo.train import load_config
 from dlzoo.train.build import build_data, build_loss, build_model, build_optimizer, build_scheduler
+from dlzoo.train.validate import check_fit
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
 
@@ -42,6 +44,7 @@ def test_config_validates_and_one_training_step_runs(path, tmp_path):
         cfg = load_config(path, overrides=[f"data.root={root}", "data.batch_size=4"])
     data = build_data(cfg.data, cfg.seed)
     model = build_model(cfg.model, data.splits)
+    check_fit(cfg, data, model)
     optimizer = build_optimizer(cfg.optim, model)
     scheduler = build_scheduler(cfg.schedule, optimizer, len(data.train_loader),
                                 cfg.train.epochs * len(data.train_loader))
