@@ -1,12 +1,14 @@
 """The ``dlzoo`` command line.
 
-    dlzoo train CONFIG.yaml [key.sub=value ...] | dlzoo train --resume RUN_DIR
-    dlzoo experiment list | run NAME [key=value ...]
+    dlzoo train CONFIG.yaml [key.sub=value ...] | dlzoo train --resume RUN_DIR [train.epochs=N ...]
+    dlzoo experiment list | run NAME [key=value ...] | run [NAME] --resume DIR
     dlzoo models [PATTERN] / dlzoo info MODEL
     dlzoo bench norms|models|optim [...]
     dlzoo analyze RUN_DIR
 
-Exit codes: 0 success, 2 usage or config error (one paragraph, no traceback), 1 failure during a run.
+Exit codes: 0 success, 2 usage or config error (one paragraph, no traceback; also a run directory that
+another live process holds), 1 failure during a run, 130 interrupted (Ctrl-C; the run is marked failed
+in its status.json and stays resumable).
 Each subcommand lives in its own package and exposes ``main(argv) -> int``.
 """
 
