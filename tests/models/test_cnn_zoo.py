@@ -171,6 +171,62 @@ def test_googlenet_aux_heads_in_training():
     assert out.logits.shape == out.aux_logits1.shape == out.aux_logits2.shape == (2, 4)
     model.eval()
     assert model(torch.randn(2, 3, 64, 64)).shape == (2, 4)
+    model.reset_classifier(6)  # the auxiliary heads follow the new class count
+    assert model.fc.out_features == model.aux1.fc2.out_features == model.aux2.fc2.out_features == 6
+    assert model.train()(torch.randn(2, 3, 32, 32)).aux_logits1.shape == (2, 6)
+
+
+def test_googlenet_options_and_errors():
+    with pytest.raises(ValueError, match="transform_input .* in_chans=1"):
+        dlzoo.create_model("googlenet", in_chans=1, transform_input=True)
+    # torchvision's init_weights=False keeps torch's default init (uniform), True its truncated normal
+    torch.manual_seed(0)
+    default = dlzoo.create_model("googlenet", init_weights=False).fc.weight.detach()
+    assert default.abs().max().item() <= 1024**-0.5 and default.std().item() > 0.015
+    assert dlzoo.create_model("googlenet").fc.weight.std().item() == pytest.approx(0.01, rel=0.05)
+    # the family's BN eps is data for the resolved norm, whatever spelling names it
+    assert dlzoo.create_model("googlenet", norm_layer="Batch-Norm").conv1.bn.eps == 1e-3
+    assert dlzoo.create_model("googlenet", norm_kwargs={"eps": 1e-5}).conv1.bn.eps == 1e-5
+
+
+# torch.nn classes a model may use (containers); every layer must be dlzoo's so reference_mode reaches it
+_CONTAINERS = (torch.nn.Sequential, torch.nn.ModuleList, torch.nn.ModuleDict)
+MY_FAMILIES = sorted(n for n in PUBLISHED if not n.startswith(("res", "seres"))) + ["mlp_digits", "unet3d"]
+
+
+@pytest.mark.parametrize("name", MY_FAMILIES)
+def test_layers_are_dlzoo_modules(name):
+    with torch.device("meta"):
+        model = dlzoo.create_model(name)
+    foreign = {type(m).__name__ for m in model.modules()
+               if type(m).__module__.startswith("torch.") and not isinstance(m, _CONTAINERS)}
+    assert not foreign, f"{name}: torch.nn layers {sorted(foreign)}"
+
+
+@pytest.mark.parametrize("name", ["vgg11_bn", "alexnet", "densenet121", "googlenet", "mobilenetv4_conv_small",
+                                  "nin_cifar10", "lenet5_modern", "mlp_digits", "unet3d_tiny"])
+def test_act_layer_by_name(name):
+    from dlzoo.nn import ReLU, SiLU
+
+    kw = dict(mlp_hidden=8, pool_size=1) if name.startswith(("vgg", "alex")) else {}
+    with torch.device("meta"):
+        model = dlzoo.create_model(name, act_layer="silu", **kw)
+    kinds = {type(m) for m in model.modules()}
+    assert SiLU in kinds and ReLU not in kinds
+
+
+def test_alexnet_single_tower_has_no_norm_and_mobilenetv4_drop_path_schedule():
+    from dlzoo.nn import DropPath, drop_path_rates
+
+    with pytest.raises(ValueError, match="alexnet_original"):
+        dlzoo.create_model("alexnet", norm_layer="batchnorm")
+    with torch.device("meta"):
+        model = dlzoo.create_model("mobilenetv4_conv_small", drop_path_rate=0.2)
+    schedule = [r for stage in drop_path_rates(0.2, [2, 2, 6, 6, 1]) for r in stage]
+    blocks = [b for stage in model.blocks for b in stage]
+    residual = [(i, b.drop_path.drop_prob) for i, b in enumerate(blocks)
+                if isinstance(getattr(b, "drop_path", None), DropPath)]
+    assert len(residual) == 12 and all(rate == schedule[i] for i, rate in residual)
 
 
 def test_lenet5_c3_connection_table_is_sparse():

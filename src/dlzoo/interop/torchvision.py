@@ -1,12 +1,20 @@
-"""Load torchvision / timm-layout state dicts into dlzoo CNNs (ResNet, VGG, AlexNet, DenseNet, GoogLeNet).
+"""Load torchvision / timm-layout state dicts into dlzoo CNNs (ResNet, VGG, AlexNet, DenseNet, GoogLeNet,
+MobileNetV4).
 
 Our classic CNNs keep torchvision's module names (``conv1``, ``bn1``, ``layer1.0.conv1``, ``fc``;
-``features.N``/``classifier.N``; ``features.denseblock1.denselayer1.norm1``), so a checkpoint saved by
-torchvision loads without renaming. Files are read without executing pickle code: ``.safetensors``
-through safetensors, anything else through ``torch.load(weights_only=True)``.
+``features.N``/``classifier.N``; ``features.denseblock1.denselayer1.norm1``) and timm's for MobileNetV4
+(``conv_stem``, ``blocks.i.j.pw_exp.conv``, ``conv_head``, ``classifier``), so a checkpoint saved by
+torchvision or timm loads without renaming. Files are read without executing pickle code:
+``.safetensors`` through safetensors, anything else through ``torch.load(weights_only=True)``; an
+in-memory ``state_dict()`` is accepted too.
 
     model = dlzoo.create_model("resnet18")
     load_torchvision_state_dict(model, "resnet18-f37072fd.pth")
+
+torchvision's pretrained GoogLeNet checkpoint carries (untrained) auxiliary heads ``aux1.*``/``aux2.*``;
+as torchvision's own builder does, they are dropped when the model was built without them
+(``aux_logits=False``). Those weights expect ``transform_input=True``:
+``create_model("googlenet", transform_input=True)``.
 """
 
 from __future__ import annotations
@@ -48,20 +56,47 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
                 state = inner
     if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
         raise ValueError(f"load_torchvision_state_dict: {path.name} does not hold a name -> tensor mapping")
-    out = {}
-    for key, value in state.items():
-        out[key[len("module."):] if key.startswith("module.") else key] = value
-    return out
+    return _strip_module_prefix(state)
 
 
-def load_torchvision_state_dict(model: nn.Module, path: str | Path, strict: bool = True) -> list[str]:
-    """Copy the tensors of a torchvision-layout checkpoint at ``path`` into ``model``.
+def _strip_module_prefix(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Drop DataParallel's ``module.`` prefix from every key."""
+    return {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
 
-    Missing ``num_batches_tracked`` buffers (checkpoints older than torch 0.4.1) are tolerated.
-    With ``strict`` any other missing or unexpected key, or any shape mismatch, raises ``ValueError``
-    listing the offending names. Returns the list of keys that were not loaded (non-strict).
+
+# optional heads a checkpoint may carry that a model built without them drops (torchvision's GoogLeNet)
+_OPTIONAL_HEADS = ("aux1", "aux2")
+
+
+def _drop_absent_optional_heads(model: nn.Module, state: dict[str, Tensor]) -> dict[str, Tensor]:
+    absent = tuple(f"{name}." for name in _OPTIONAL_HEADS if getattr(model, name, "not a head") is None)
+    return {k: v for k, v in state.items() if not k.startswith(absent)} if absent else state
+
+
+def load_torchvision_state_dict(
+    model: nn.Module, source: str | Path | Mapping[str, Tensor], strict: bool = True
+) -> list[str]:
+    """Copy the tensors of a torchvision- or timm-layout checkpoint into ``model``.
+
+    Args:
+        model: a dlzoo model with the reference's module names.
+        source: a checkpoint file (see :func:`read_state_dict`) or a ``{name: tensor}`` mapping, e.g.
+            ``torchvision.models.vgg16().state_dict()``.
+        strict: raise on missing or unexpected keys.
+
+    Missing ``num_batches_tracked`` buffers (checkpoints older than torch 0.4.1) are tolerated; auxiliary
+    heads the model was built without are dropped (module docstring). With ``strict`` any other missing
+    or unexpected key, or any shape mismatch, raises ``ValueError`` listing the offending names. Returns
+    the list of keys that were not loaded (non-strict).
     """
-    state = read_state_dict(path)
+    if isinstance(source, (str, Path)):
+        state = read_state_dict(source)
+    elif isinstance(source, Mapping) and all(isinstance(v, Tensor) for v in source.values()):
+        state = _strip_module_prefix(source)
+    else:
+        raise TypeError(f"load_torchvision_state_dict: source must be a file path or a name -> tensor "
+                        f"mapping, got {type(source).__name__}")
+    state = _drop_absent_optional_heads(model, state)
     own = model.state_dict()
     mismatched = [f"{k}: checkpoint {list(v.shape)} vs model {list(own[k].shape)}"
                   for k, v in state.items() if k in own and own[k].shape != v.shape]
