@@ -39,6 +39,7 @@ def test_paper_parameter_count():
         affine = dlzoo.create_model("unet3d", norm_kwargs={"affine": True})
     assert _count(model) == _formula(3, 3, 32, 4, bn_affine=False) == 19_069_955
     assert _count(affine) == _formula(3, 3, 32, 4, bn_affine=True)
+    assert dlzoo.model_info("unet3d_tiny").reference_params == _formula(1, 1, 4, 3, bn_affine=True)
     for depth, b in [(2, 4), (3, 8), (5, 2)]:
         m = UNet3D(in_channels=2, out_channels=5, base_channels=b, depth=depth)
         assert _count(m) == _formula(2, 5, b, depth, bn_affine=True)

@@ -6,18 +6,13 @@ the layer before a ReLU may be a custom autograd kernel whose output must not be
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import torch
 from torch import Tensor, nn
 
-from ..nn import Conv2d, Linear, get_norm_layer
-from ..nn.factory import NormSpec
+from ..nn import Conv2d, Linear
 from ._base import ClassifierMixin
 
 __all__ = [
-    "resolve_norm",
     "init_conv_kaiming",
     "check_image_input",
     "PooledMlpClassifier",
@@ -27,20 +22,6 @@ __all__ = [
 
 CNN_SOURCE_TV = "torchvision model docs (num_params)"
 CNN_SOURCE_TIMM = "timm; Cadene pretrainedmodels n_params; pytorchcv weight_count tests"
-
-
-def resolve_norm(
-    norm_layer: NormSpec, norm_kwargs: dict[str, Any] | None, **defaults: Any
-) -> Callable[[int], nn.Module]:
-    """Deprecated: call :func:`dlzoo.nn.get_norm_layer` with ``channels_first=True`` and ``defaults=``.
-
-    Kept only while ``resnet.py`` still imports it (every other family moved to ``get_norm_layer``).
-    """
-    kw = dict(norm_kwargs or {})
-    if isinstance(norm_layer, str) and norm_layer.lower().replace("_", "") == "batchnorm":
-        for key, value in defaults.items():
-            kw.setdefault(key, value)
-    return get_norm_layer(norm_layer, channels_first=True, **kw)
 
 
 def init_conv_kaiming(model: nn.Module, linear_std: float | None = None) -> None:
