@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from .errors import UsageError
+from .errors import FileLoadError, UsageError
 
 SUBCOMMANDS = {
     "train": ("dlzoo.train.cli", "train one model from a YAML config; resumable"),
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(SUBCOMMANDS[command][0])
     try:
         return int(module.main(rest) if command not in ("models", "info") else module.main(command, rest))
-    except UsageError as err:
+    except (UsageError, FileLoadError) as err:
         print(f"dlzoo {command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -22,6 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from .errors import FileLoadError
 from .models import create_model
 
 __all__ = [
@@ -43,7 +44,7 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 
 
-class PretrainedLoadError(ValueError):
+class PretrainedLoadError(FileLoadError):
     """A model directory (or one of its files) that cannot be loaded; the message names the file."""
 
 

@@ -41,3 +41,22 @@ def test_analyze_missing_run_dir_exits_2(tmp_path, capsys):
 @pytest.mark.parametrize("flag", ["--samples", "--bins"])
 def test_analyze_rejects_nonpositive_options(tmp_path, capsys, flag):
     assert dlzoo_main(["analyze", str(tmp_path), flag, "0"]) == 2
+
+
+def test_analyze_with_corrupt_weights_exits_2_naming_the_file(tmp_path, capsys):
+    cfg = {"name": "tiny", "output_dir": str(tmp_path), "model": {"name": "mlp_digits",
+           "kwargs": {"hidden_dims": [16]}}, "train": {"epochs": 1}, "checkpoint": {"every_epochs": 1}}
+    result = train(cfg, run_dir=tmp_path / "run", progress=False)
+    capsys.readouterr()
+    (result.run_dir / "model.safetensors").write_bytes(b"\x00garbage")
+    assert dlzoo_main(["analyze", str(result.run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "model.safetensors" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    # a resume from a corrupt checkpoint is the same kind of error: exit 2, one line naming the file
+    for state in (result.run_dir / "checkpoints").rglob("state.json"):
+        state.write_text("{not json")
+    (result.run_dir / "status.json").unlink(missing_ok=True)
+    (result.run_dir / "results.json").unlink(missing_ok=True)
+    code = dlzoo_main(["train", "--resume", str(result.run_dir), "train.epochs=2", "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and "state.json" in err and "Traceback" not in err, err

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import FileLoadError
 from ..hub import (
     atomic_save_safetensors,
     atomic_write_bytes,
@@ -62,7 +63,7 @@ _OLD_DIR = re.compile(r"^\.old-(step_\d+)-\d+$")
 MODEL_FILE, TENSORS_FILE, META_FILE = "model.safetensors", "state.safetensors", "state.json"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(FileLoadError):
     """A checkpoint directory that cannot be loaded (missing or corrupt file); the message names the file."""
 
 
