@@ -7,8 +7,9 @@
 * No torchvision twin: NiN, LeNet-5 (modern), AlexNet-2012 and the MLP against networks written here from
   torch.nn modules; LeNet-5 (1998) against the paper's equations written with torch.nn.functional.
 
-VGG and AlexNet carry a 100M-parameter classifier; besides one full-size comparison each (slow), they
-are compared with torchvision's features and forward and a narrow torch.nn classifier head.
+VGG and AlexNet carry a 100M-parameter classifier: they are compared with torchvision's features and
+forward and a narrow torch.nn classifier head; the full-size state-dict layouts are compared on the meta
+device, and the full AlexNet once numerically (slow).
 """
 
 from __future__ import annotations
@@ -105,8 +106,8 @@ def _narrow_head(in_features: int, hidden: int, vgg: bool) -> nn.Sequential:
 
 
 VGG_CFG = {"vgg11": "A", "vgg13": "B", "vgg16": "D", "vgg19": "E"}
-VGGS = [pytest.param(n, marks=pytest.mark.slow) if n.startswith(("vgg16", "vgg19")) else n
-        for n in ("vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn")]
+VGG_NAMES = ["vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]
+VGGS = [pytest.param(n, marks=pytest.mark.slow) if n.startswith(("vgg16", "vgg19")) else n for n in VGG_NAMES]
 
 
 @pytest.mark.parametrize("name", VGGS)
@@ -121,12 +122,20 @@ def test_vgg_matches_torchvision_features_and_forward(name):
     _assert_parity(ours, ref, torch.randn(2, 3, 32, 32))  # train-mode BN sees >= 2 x 2 x 2 values
 
 
+@pytest.mark.parametrize("name", VGG_NAMES + ["alexnet"])
+def test_full_size_state_dict_layout_matches_torchvision(name):
+    """Unmodified torchvision models (25088 -> 4096 -> 4096 head): same keys, order and shapes (meta)."""
+    with torch.device("meta"):
+        ref = getattr(tvm, name)(num_classes=N_CLASSES).state_dict()
+        ours = dlzoo.create_model(name, num_classes=N_CLASSES).state_dict()
+    assert [(k, v.shape) for k, v in ours.items()] == [(k, v.shape) for k, v in ref.items()]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["vgg11_bn", "alexnet"])
-def test_full_size_matches_torchvision(name):
-    """The unmodified torchvision model (25088 -> 4096 -> 4096 classifier), strict load, parity."""
-    ref = getattr(tvm, name)(num_classes=N_CLASSES, dropout=0.0)
-    ours = dlzoo.create_model(name, num_classes=N_CLASSES, drop_rate=0.0)
+def test_full_size_alexnet_matches_torchvision():
+    """The unmodified torchvision AlexNet (9216 -> 4096 -> 4096 classifier), strict load, parity."""
+    ref = tvm.alexnet(num_classes=N_CLASSES, dropout=0.0)
+    ours = dlzoo.create_model("alexnet", num_classes=N_CLASSES, drop_rate=0.0)
     _assert_parity(ours, ref, torch.randn(2, 3, 63, 63))  # 63: AlexNet's smallest input
 
 
