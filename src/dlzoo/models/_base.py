@@ -10,6 +10,10 @@
     model(x) == model.forward_head(model.forward_features(x))
 
 After ``reset_classifier(0)``, ``model(x)`` returns pooled features of width ``num_features``.
+
+Models with auxiliary training outputs (GoogLeNet's aux heads) return, in training mode, an object whose
+first field is the logits and whose ``loss(criterion, target)`` method combines the terms as the paper
+does; :func:`training_loss` is how the trainer (and anyone) turns any model output into the loss.
 """
 
 from __future__ import annotations
@@ -19,7 +23,23 @@ from torch import Tensor, nn
 
 from ..nn.classifier import ClassifierHead, GlobalPool, check_num_classes, create_fc
 
-__all__ = ["ClassifierMixin"]
+__all__ = ["ClassifierMixin", "main_output", "training_loss"]
+
+
+def main_output(output: object) -> Tensor:
+    """The logits of a forward's output: the tensor itself, or the first field of a tuple of outputs."""
+    if isinstance(output, Tensor):
+        return output
+    if isinstance(output, tuple) and output and isinstance(output[0], Tensor):
+        return output[0]
+    raise TypeError(f"expected logits or a tuple of outputs led by the logits, got {type(output).__name__}")
+
+
+def training_loss(output: object, criterion, target: Tensor) -> Tensor:
+    """``output.loss(criterion, target)`` when the output carries auxiliary terms, else
+    ``criterion(output, target)``."""
+    loss = getattr(output, "loss", None)
+    return loss(criterion, target) if callable(loss) else criterion(main_output(output), target)
 
 
 class ClassifierMixin:

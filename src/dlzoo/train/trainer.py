@@ -34,6 +34,7 @@ from torch import nn
 
 from ..errors import UsageError
 from ..hub import atomic_write_bytes, save_pretrained
+from ..models._base import main_output, training_loss
 from ..optim.clip import clip_grad_norm_
 from . import distributed as D
 from .build import (
@@ -325,8 +326,8 @@ class Trainer:
     def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
         inputs, target = self.augment(x, y)  # identity unless data.augment is set
         with self.autocast():
-            logits = self.forward_model(inputs)
-            loss = self.loss_fn(logits, target)
+            output = self.forward_model(inputs)
+            loss = training_loss(output, self.loss_fn, target)  # + auxiliary heads' terms, if any
         value = loss.item()
         if not math.isfinite(value):
             self._diverged(f"loss is {value}")
@@ -346,7 +347,7 @@ class Trainer:
         else:
             self.optimizer.step()
         self.scheduler.step()
-        return value, int((logits.detach().argmax(dim=-1) == y).sum().item())
+        return value, int((main_output(output).detach().argmax(dim=-1) == y).sum().item())
 
     def _diverged(self, what: str) -> None:
         last = latest_checkpoint(self.ckpt_dir)
