@@ -27,62 +27,10 @@ tvm = pytest.importorskip("torchvision.models")
 N_CLASSES = 10
 
 
-def _randomize_norms(model: nn.Module) -> None:
-    """Non-trivial BN state: running_mean ~ N(0, 0.5), running_var ~ U(0.5, 2), weight ~ U(0.5, 1.5),
-    bias ~ N(0, 0.2)."""
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                m.running_mean.normal_(0.0, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0.0, 0.2)
-
-
-def _outputs(out) -> list[torch.Tensor]:
-    """Every tensor a forward returns (GoogLeNet's training outputs are a named tuple)."""
-    return [out] if isinstance(out, torch.Tensor) else [t for t in out if t is not None]
-
-
-def _assert_parity(ours: nn.Module, ref: nn.Module, x: torch.Tensor, names: dict[str, str] | None = None
-                   ) -> None:
-    """Strict load of ``ref``'s weights into ``ours``; float64 eval outputs, train-mode gradients and
-    BN running stats after the training forward must agree. ``names`` (our key -> ref key): the weights
-    were already copied by :func:`_load_by_order`; default: same keys, loaded through the converter."""
-    _randomize_norms(ref)
-    if names is None:
-        assert list(ours.state_dict()) == list(ref.state_dict())  # same keys, same order
-        assert load_torchvision_state_dict(ours, ref.state_dict()) == []
-        names = {k: k for k in ours.state_dict()}
-    ours, ref, x = ours.double(), ref.double(), x.double()
-    ours.eval()
-    ref.eval()
-    with torch.no_grad():
-        expected, got = _outputs(ref(x)), _outputs(ours(x))
-    assert len(got) == len(expected) == 1
-    torch.testing.assert_close(got[0], expected[0], rtol=1e-9, atol=1e-9)
-
-    ours.train()
-    ref.train()
-    out_ref, out = _outputs(ref(x)), _outputs(ours(x))
-    assert len(out) == len(out_ref)
-    weights = [torch.randn_like(t) for t in out_ref]  # a loss whose gradient reaches every output entry
-    sum((w * t).sum() for w, t in zip(weights, out_ref)).backward()
-    sum((w * t).sum() for w, t in zip(weights, out)).backward()
-    for a, b in zip(out, out_ref):
-        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
-    ref_grads = {n: p.grad for n, p in ref.named_parameters()}
-    grads = {names[n]: p.grad for n, p in ours.named_parameters()}
-    assert grads.keys() == ref_grads.keys()
-    for name, g in grads.items():
-        assert g is not None and ref_grads[name] is not None, name
-        scale = max(1.0, ref_grads[name].abs().max().item())
-        torch.testing.assert_close(g.reshape(ref_grads[name].shape), ref_grads[name], rtol=1e-8,
-                                   atol=1e-10 * scale, msg=name)
-    ref_buffers = dict(ref.named_buffers())
-    for name, buf in ours.named_buffers():
-        if names.get(name) in ref_buffers:  # running stats updated with the same batch statistics
-            torch.testing.assert_close(buf, ref_buffers[names[name]], rtol=1e-9, atol=1e-12, msg=name)
+def _via_converter(ours: nn.Module, state: dict) -> None:
+    """The documented path: same keys in the same order, loaded strictly by dlzoo's converter."""
+    assert list(ours.state_dict()) == list(state)
+    assert load_torchvision_state_dict(ours, state) == []
 
 
 def _materialize(ref: nn.Module) -> nn.Module:
@@ -111,7 +59,7 @@ VGGS = [pytest.param(n, marks=pytest.mark.slow) if n.startswith(("vgg16", "vgg19
 
 
 @pytest.mark.parametrize("name", VGGS)
-def test_vgg_matches_torchvision_features_and_forward(name):
+def test_vgg_matches_torchvision_features_and_forward(name, reference_parity):
     """torchvision's make_layers + VGG.forward (7x7 adaptive pool of 1x1 maps), narrow classifier."""
     hidden = 32
     features = tvm.vgg.make_layers(tvm.vgg.cfgs[VGG_CFG[name.removesuffix("_bn")]], name.endswith("_bn"))
@@ -119,7 +67,8 @@ def test_vgg_matches_torchvision_features_and_forward(name):
         ref = tvm.vgg.VGG(nn.Sequential(), num_classes=N_CLASSES, init_weights=False, dropout=0.0)
     ref.features, ref.classifier = features, _narrow_head(512 * 7 * 7, hidden, vgg=True)
     ours = dlzoo.create_model(name, num_classes=N_CLASSES, drop_rate=0.0, mlp_hidden=hidden)
-    _assert_parity(ours, ref, torch.randn(2, 3, 32, 32))  # train-mode BN sees >= 2 x 2 x 2 values
+    # train-mode BN sees >= 2 x 2 x 2 values
+    reference_parity(ref, ours, torch.randn(2, 3, 32, 32), load=_via_converter)
 
 
 @pytest.mark.parametrize("name", VGG_NAMES + ["alexnet"])
@@ -132,34 +81,36 @@ def test_full_size_state_dict_layout_matches_torchvision(name):
 
 
 @pytest.mark.slow
-def test_full_size_alexnet_matches_torchvision():
+def test_full_size_alexnet_matches_torchvision(reference_parity):
     """The unmodified torchvision AlexNet (9216 -> 4096 -> 4096 classifier), strict load, parity."""
     ref = tvm.alexnet(num_classes=N_CLASSES, dropout=0.0)
     ours = dlzoo.create_model("alexnet", num_classes=N_CLASSES, drop_rate=0.0)
-    _assert_parity(ours, ref, torch.randn(2, 3, 63, 63))  # 63: AlexNet's smallest input
+    # 63: AlexNet's smallest input
+    reference_parity(ref, ours, torch.randn(2, 3, 63, 63), load=_via_converter)
 
 
-def test_alexnet_matches_torchvision_features_and_forward():
+def test_alexnet_matches_torchvision_features_and_forward(reference_parity):
     with torch.device("meta"):
         ref = tvm.AlexNet(num_classes=N_CLASSES, dropout=0.0)
         ref.classifier = _narrow_head(256 * 6 * 6, 32, vgg=False)
     ours = dlzoo.create_model("alexnet", num_classes=N_CLASSES, drop_rate=0.0, mlp_hidden=32)
-    _assert_parity(ours, _materialize(ref), torch.randn(2, 3, 63, 63))
+    reference_parity(_materialize(ref), ours, torch.randn(2, 3, 63, 63), load=_via_converter)
 
 
-def test_densenet121_matches_torchvision():
+def test_densenet121_matches_torchvision(reference_parity):
     ref = tvm.densenet121(num_classes=N_CLASSES)
     ours = dlzoo.create_model("densenet121", num_classes=N_CLASSES)
-    _assert_parity(ours, ref, torch.randn(3, 3, 32, 32))  # 3: norm5 (1x1 maps) normalises over the batch
+    # 3: norm5 (1x1 maps) normalises over the batch
+    reference_parity(ref, ours, torch.randn(3, 3, 32, 32), load=_via_converter)
 
 
 # each option both ways (and the default, both off)
 @pytest.mark.parametrize(("aux_logits", "transform_input"), [(False, False), (True, True)])
-def test_googlenet_matches_torchvision(aux_logits, transform_input):
+def test_googlenet_matches_torchvision(aux_logits, transform_input, reference_parity):
     kw = dict(num_classes=N_CLASSES, aux_logits=aux_logits, transform_input=transform_input)
     ref = tvm.GoogLeNet(**kw, init_weights=True, dropout=0.0, dropout_aux=0.0)
     ours = dlzoo.create_model("googlenet", **kw, drop_rate=0.0, aux_drop_rate=0.0)
-    _assert_parity(ours, ref, torch.randn(3, 3, 32, 32))
+    reference_parity(ref, ours, torch.randn(3, 3, 32, 32), load=_via_converter)
     ours.train()
     out = ours(torch.randn(2, 3, 32, 32, dtype=torch.float64))
     if aux_logits:  # torchvision's fields, and the paper's loss L + 0.3 (L_aux1 + L_aux2)
@@ -171,11 +122,12 @@ def test_googlenet_matches_torchvision(aux_logits, transform_input):
         assert isinstance(out, torch.Tensor)
 
 
-def test_mobilenetv4_conv_small_matches_timm():
+def test_mobilenetv4_conv_small_matches_timm(reference_parity):
     timm = pytest.importorskip("timm")
     ref = timm.create_model("mobilenetv4_conv_small", pretrained=False, num_classes=N_CLASSES)
     ours = dlzoo.create_model("mobilenetv4_conv_small", num_classes=N_CLASSES)
-    _assert_parity(ours, ref, torch.randn(3, 3, 32, 32))  # norm_head sees (N, 1280, 1, 1)
+    # norm_head sees (N, 1280, 1, 1)
+    reference_parity(ref, ours, torch.randn(3, 3, 32, 32), load=_via_converter)
     x = torch.randn(2, 3, 32, 32, dtype=torch.float64)
     ours.eval()
     ref.eval()
@@ -187,10 +139,10 @@ def test_mobilenetv4_conv_small_matches_timm():
 # --- no torchvision twin: references written here from torch.nn modules -----------------------------
 
 
-def _load_by_order(ours: nn.Module, ref: nn.Module) -> dict[str, str]:
-    """Copy ref's tensors into ours in registration order (same layer sequence), reshaping a 1x1 conv
-    kernel (K, C, 1, 1) into a Linear weight (K, C); returns our key -> ref key."""
-    own, theirs = ours.state_dict(), ref.state_dict()
+def _load_by_order(ours: nn.Module, theirs: dict) -> dict[str, str]:
+    """Copy the reference's tensors into ours in registration order (same layer sequence), reshaping a 1x1
+    conv kernel (K, C, 1, 1) into a Linear weight (K, C); returns our key -> reference key."""
+    own = ours.state_dict()
     assert len(own) == len(theirs)
     ours.load_state_dict({k: v.reshape(own[k].shape) for k, v in zip(own, theirs.values())}, strict=True)
     return dict(zip(own, theirs))
@@ -210,21 +162,21 @@ def _torch_nin(num_classes: int) -> nn.Sequential:
     )
 
 
-def test_nin_matches_torch_nn_network():
+def test_nin_matches_torch_nn_network(reference_parity):
     ref = _torch_nin(N_CLASSES)
     ours = dlzoo.create_model("nin_cifar10", num_classes=N_CLASSES, drop_rate=0.0)
-    _assert_parity(ours, ref, torch.randn(2, 3, 32, 32), names=_load_by_order(ours, ref))
+    reference_parity(ref, ours, torch.randn(2, 3, 32, 32), load=_load_by_order)
 
 
-def test_lenet5_modern_matches_torch_nn_network():
+def test_lenet5_modern_matches_torch_nn_network(reference_parity):
     ref = nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84),
                         nn.ReLU(), nn.Linear(84, N_CLASSES))
     ours = dlzoo.create_model("lenet5_modern", num_classes=N_CLASSES)
-    _assert_parity(ours, ref, torch.randn(3, 1, 32, 32), names=_load_by_order(ours, ref))
+    reference_parity(ref, ours, torch.randn(3, 1, 32, 32), load=_load_by_order)
 
 
-def test_mlp_digits_matches_torch_nn_network():
+def test_mlp_digits_matches_torch_nn_network(reference_parity):
     ref = nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.LayerNorm(128), nn.GELU(), nn.Linear(128, 128),
                         nn.LayerNorm(128), nn.GELU(), nn.Linear(128, N_CLASSES))
     with torch.no_grad():
@@ -232,7 +184,7 @@ def test_mlp_digits_matches_torch_nn_network():
             if isinstance(m, nn.LayerNorm):
                 m.weight.uniform_(0.5, 1.5), m.bias.normal_(0.0, 0.2)
     ours = dlzoo.create_model("mlp_digits", num_classes=N_CLASSES)
-    _assert_parity(ours, ref, torch.randn(3, 1, 8, 8), names=_load_by_order(ours, ref))
+    reference_parity(ref, ours, torch.randn(3, 1, 8, 8), load=_load_by_order)
 
 
 class _TorchAlexNet2012(nn.Module):
@@ -256,10 +208,10 @@ class _TorchAlexNet2012(nn.Module):
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
 
 
-def test_alexnet_original_matches_torch_nn_network():
+def test_alexnet_original_matches_torch_nn_network(reference_parity):
     ref = _TorchAlexNet2012(hidden=32)
     ours = dlzoo.create_model("alexnet_original", num_classes=N_CLASSES, drop_rate=0.0, mlp_hidden=32)
-    _assert_parity(ours, ref, torch.randn(2, 3, 67, 67))
+    reference_parity(ref, ours, torch.randn(2, 3, 67, 67), load=_via_converter)
 
 
 def test_alexnet_original_lrn_is_the_papers_equation():

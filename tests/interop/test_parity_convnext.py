@@ -1,5 +1,5 @@
 """ConvNeXt V1/V2 vs timm (the reference of every registered name): strict load of timm's state dict,
-float64 eval logits and training-mode gradients (fixture ``timm_parity``, tests/interop/conftest.py).
+float64 eval logits and training-mode gradients (fixture ``reference_parity``, tests/interop/conftest.py).
 
 timm's small V2 models (atto, nano) use 1x1-conv MLPs with channels-first block norms (``conv_mlp=True``):
 ``mlp.fc1.weight`` is (4C, C, 1, 1) there, and the GRN keys are ``mlp.grn.{weight,bias}`` of shape (C,).
@@ -25,10 +25,10 @@ REDUCED = dict(depths=(1, 2, 1, 1), dims=(8, 16, 24, 32), num_classes=NUM_CLASSE
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_parity_with_timm(name, timm_parity):
+def test_parity_with_timm(name, reference_parity):
     ref = timm.create_model(name, pretrained=False, num_classes=NUM_CLASSES)
     ours = dlzoo.create_model(name, num_classes=NUM_CLASSES)
-    timm_parity(ref, ours, (3, 32, 32))
+    reference_parity(ref, ours, (3, 32, 32))
 
 
 @pytest.mark.parametrize("name", ["convnextv2_atto", "convnextv2_nano", "convnextv2_tiny"])
@@ -47,8 +47,8 @@ def test_mlp_layout_and_grn_keys_as_timm(name):
     # 1x1-conv MLP on V1 with layer scale, max pooling, one input channel
     ("convnext_tiny", dict(conv_mlp=True, ls_init_value=0.5, global_pool="max"), 1),
 ])
-def test_parity_reduced_width(name, kw, in_chans, timm_parity):
+def test_parity_reduced_width(name, kw, in_chans, reference_parity):
     """The registered builders at reduced width vs timm's builder of the same name with the same knobs."""
     kw = {**REDUCED, **kw, "in_chans": in_chans}
     ref = timm.create_model(name, pretrained=False, **kw)
-    timm_parity(ref, dlzoo.create_model(name, **kw), (in_chans, 32, 32))
+    reference_parity(ref, dlzoo.create_model(name, **kw), (in_chans, 32, 32))

@@ -1,5 +1,5 @@
 """Swin Transformer vs timm (the reference of every registered name): strict load of timm's state dict,
-float64 eval logits and training-mode gradients (fixture ``timm_parity``, tests/interop/conftest.py).
+float64 eval logits and training-mode gradients (fixture ``reference_parity``, tests/interop/conftest.py).
 
 Both take ``img_size`` and ``window_size`` overrides. At ``img_size=32`` with the default window 7 the
 first stage's 8x8 map is zero-padded to 14x14 for the (shifted, masked) window attention, as timm does.
@@ -22,9 +22,10 @@ REDUCED = dict(embed_dim=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 4), num_cl
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
-def test_parity_with_timm_full_size(name, timm_parity):
+def test_parity_with_timm_full_size(name, reference_parity):
     kw = dict(img_size=32, num_classes=NUM_CLASSES, drop_path_rate=0.0)
-    timm_parity(timm.create_model(name, pretrained=False, **kw), dlzoo.create_model(name, **kw), (3, 32, 32))
+    ref, ours = timm.create_model(name, pretrained=False, **kw), dlzoo.create_model(name, **kw)
+    reference_parity(ref, ours, (3, 32, 32))
 
 
 @pytest.mark.parametrize("kw", [
@@ -35,13 +36,13 @@ def test_parity_with_timm_full_size(name, timm_parity):
     # patch 2, no qkv bias, one input channel, mlp_ratio 2
     dict(img_size=32, patch_size=2, window_size=4, qkv_bias=False, in_chans=1, mlp_ratio=2.0),
 ])
-def test_parity_reduced_width(kw, timm_parity):
+def test_parity_reduced_width(kw, reference_parity):
     name = NAMES[0]
     kw = {**REDUCED, **kw}
     ref = timm.create_model(name, pretrained=False, **kw)
     ours = dlzoo.create_model(name, **kw)
     size = kw["img_size"]
-    timm_parity(ref, ours, (kw.get("in_chans", 3), size, size))
+    reference_parity(ref, ours, (kw.get("in_chans", 3), size, size))
 
 
 def test_no_weight_decay_as_timm():

@@ -1,5 +1,5 @@
 """Vision Transformer vs timm (the reference of every registered name it has): strict load of timm's state
-dict, float64 eval logits and training-mode gradients (fixture ``timm_parity``, tests/interop/conftest.py).
+dict, float64 eval logits and training-mode gradients (fixture ``reference_parity``, interop/conftest.py).
 
 ``img_size=32`` is passed to both (a 2x2 grid of 16x16 patches). The conv-stem ViTs (vit_*_convstem, Xiao
 et al. 2021) and vit_tiny_digits have no timm twin and are not compared here (tests/models/test_vit.py
@@ -22,9 +22,10 @@ REDUCED = dict(img_size=32, embed_dim=32, depth=2, num_heads=4, num_classes=NUM_
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_parity_with_timm(name, timm_parity):
+def test_parity_with_timm(name, reference_parity):
     kw = dict(img_size=32, num_classes=NUM_CLASSES)
-    timm_parity(timm.create_model(name, pretrained=False, **kw), dlzoo.create_model(name, **kw), (3, 32, 32))
+    ref, ours = timm.create_model(name, pretrained=False, **kw), dlzoo.create_model(name, **kw)
+    reference_parity(ref, ours, (3, 32, 32))
 
 
 @pytest.mark.parametrize("kw", [
@@ -34,14 +35,14 @@ def test_parity_with_timm(name, timm_parity):
     dict(init_values=0.1, qkv_bias=False, mlp_ratio=2.0),  # layer scale ls1/ls2.gamma
     dict(patch_size=8, in_chans=1),
 ])
-def test_parity_reduced_width(kw, timm_parity):
+def test_parity_reduced_width(kw, reference_parity):
     kw = {**REDUCED, **kw}
     ref = timm.create_model("vit_tiny_patch16_224", pretrained=False, **kw)
     ours = dlzoo.create_model("vit_tiny_patch16_224", **kw)
-    timm_parity(ref, ours, (kw.get("in_chans", 3), 32, 32))
+    reference_parity(ref, ours, (kw.get("in_chans", 3), 32, 32))
 
 
-def test_global_pool_switch_by_reset_classifier_as_timm(timm_parity):
+def test_global_pool_switch_by_reset_classifier_as_timm(reference_parity):
     """reset_classifier(k, global_pool="avg") on a class-token model: both pool the patch tokens and keep
     the norms they were built with."""
     ref = timm.create_model("vit_tiny_patch16_224", pretrained=False, **REDUCED)
@@ -49,7 +50,7 @@ def test_global_pool_switch_by_reset_classifier_as_timm(timm_parity):
     ref.reset_classifier(NUM_CLASSES, global_pool="avg")
     ours.reset_classifier(NUM_CLASSES, global_pool="avg")
     assert ours.global_pool == "avg"
-    timm_parity(ref, ours, (3, 32, 32))
+    reference_parity(ref, ours, (3, 32, 32))
 
 
 def test_no_weight_decay_as_timm():
