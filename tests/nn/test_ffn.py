@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import dlzoo
-from dlzoo.nn import LayerNorm, Mlp, SwiGLU
+from dlzoo.nn import GlobalResponseNormMlp, LayerNorm, Mlp, SwiGLU
 
 
 def _randomize(module):
@@ -72,3 +72,30 @@ def test_swiglu_matches_paper_equation():
     for a, b in zip(torch.autograd.grad(out, [x, *ours.parameters()], g),
                     torch.autograd.grad(expected, [x, *ours.parameters()], g), strict=True):
         torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("use_conv", [False, True])
+def test_grn_mlp_and_conv_mlp_match_timm(use_conv):
+    """Mlp / GlobalResponseNormMlp with 1x1-conv or Linear projections equal timm's (keys fc1, grn, fc2),
+    outputs and gradients, with the weights loaded strictly."""
+    timm_layers = pytest.importorskip("timm.layers")
+    pairs = ((Mlp, timm_layers.Mlp), (GlobalResponseNormMlp, timm_layers.GlobalResponseNormMlp))
+    for ours_cls, ref_cls in pairs:
+        ref = ref_cls(6, 12, use_conv=use_conv).double()
+        with torch.no_grad():
+            for p in ref.parameters():
+                p.normal_()
+        ours = ours_cls(6, 12, use_conv=use_conv).double()
+        ours.load_state_dict(ref.state_dict(), strict=True)
+        x = torch.randn(2, 6, 3, 3, dtype=torch.float64)
+        x = x if use_conv else x.permute(0, 2, 3, 1)  # (N, C, H, W) for convs, (N, H, W, C) for Linear
+        xr, xo = x.clone().requires_grad_(), x.clone().requires_grad_()
+        out_ref, out = ref(xr), ours(xo)
+        torch.testing.assert_close(out, out_ref)
+        out_ref.sum().backward()
+        out.sum().backward()
+        torch.testing.assert_close(xo.grad, xr.grad)
+        for (name, a), b in zip(ours.named_parameters(), ref.parameters()):
+            torch.testing.assert_close(a.grad, b.grad, msg=name)
+    with pytest.raises(ValueError, match=r"expected input \(N, 6, H, W\)"):
+        Mlp(6, use_conv=True)(torch.randn(2, 3, 3, 6))

@@ -30,15 +30,15 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..nn import ClassifierHead, Conv2d, Dropout, DropPath, Identity, Linear, create_act, get_norm_layer
+from ..nn import ClassifierHead, Conv2d, DropPath, Identity, Linear, get_norm_layer
 from ..nn.create_act import ActSpec
 from ..nn.factory import NormSpec
-from ..nn.grn import GlobalResponseNorm
+from ..nn.ffn import GlobalResponseNormMlp, Mlp
 from ..nn.regularization import drop_path_rates
 from . import register_model
 from ._base import ClassifierMixin
 
-__all__ = ["ConvNeXt", "ConvNeXtBlock", "ConvNeXtMlp", "ConvNeXtStage", "CONFIGS", "NORM_DEFAULTS"]
+__all__ = ["ConvNeXt", "ConvNeXtBlock", "ConvNeXtStage", "CONFIGS", "NORM_DEFAULTS"]
 
 # ConvNeXt's LayerNorm eps (official code and timm): 1e-6, for every norm of the network
 NORM_DEFAULTS: dict[str, dict[str, Any]] = {"layernorm": {"eps": 1e-6}}
@@ -46,37 +46,6 @@ NORM_DEFAULTS: dict[str, dict[str, Any]] = {"layernorm": {"eps": 1e-6}}
 
 def _trunc_normal_(t: Tensor, std: float = 0.02) -> None:
     nn.init.trunc_normal_(t, mean=0.0, std=std, a=-2.0, b=2.0)  # timm's trunc_normal_ bounds (absolute)
-
-
-class ConvNeXtMlp(nn.Module):
-    """``fc1 -> act -> drop1 -> [GRN] -> fc2 -> drop2`` (timm's ``Mlp`` / ``GlobalResponseNormMlp``).
-
-    ``use_conv=False``: Linear layers on channels-last (N, H, W, C); ``use_conv=True``: 1x1 convolutions on
-    (N, C, H, W). GRN (ConvNeXt V2, Eq. 1-3) normalizes the hidden features in the same layout. Keys
-    ``fc1``, ``grn``, ``fc2`` as timm's.
-    """
-
-    def __init__(self, in_features: int, hidden_features: int, act_layer: ActSpec = "gelu",
-                 use_grn: bool = False, use_conv: bool = False, drop: float = 0.0) -> None:
-        super().__init__()
-        self.in_features = in_features
-        self.use_conv = use_conv
-        if use_conv:
-            self.fc1: nn.Module = Conv2d(in_features, hidden_features, 1)
-        else:
-            self.fc1 = Linear(in_features, hidden_features)
-        self.act = create_act(act_layer)
-        self.drop1 = Dropout(drop)
-        self.grn = GlobalResponseNorm(hidden_features, channels_last=not use_conv) if use_grn else Identity()
-        if use_conv:
-            self.fc2: nn.Module = Conv2d(hidden_features, in_features, 1)
-        else:
-            self.fc2 = Linear(hidden_features, in_features)
-        self.drop2 = Dropout(drop)
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.drop1(self.act(self.fc1(x)))  # (N, 4C, H, W) or (N, H, W, 4C)
-        return self.drop2(self.fc2(self.grn(x)))
 
 
 class ConvNeXtBlock(nn.Module):
@@ -96,8 +65,8 @@ class ConvNeXtBlock(nn.Module):
         self.use_conv_mlp = conv_mlp
         self.conv_dw = Conv2d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim)
         self.norm = norm_layer(dim)
-        self.mlp = ConvNeXtMlp(dim, int(mlp_ratio * dim), act_layer=act_layer, use_grn=use_grn,
-                               use_conv=conv_mlp)
+        mlp = GlobalResponseNormMlp if use_grn else Mlp  # timm's keys: mlp.{fc1, grn, fc2}
+        self.mlp = mlp(dim, int(mlp_ratio * dim), act_layer=act_layer, use_conv=conv_mlp)
         self.gamma = nn.Parameter(torch.full((dim,), float(ls_init_value))) if ls_init_value else None
         self.drop_path = DropPath(drop_path) if drop_path > 0.0 else Identity()
 

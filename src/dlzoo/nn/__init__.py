@@ -11,7 +11,7 @@ from .derf import Derf
 from .dyt import DyT
 from .embedding import ConvStem, PatchEmbed
 from .factory import NORMS, create_norm, get_norm_layer
-from .ffn import Mlp, SwiGLU
+from .ffn import GlobalResponseNormMlp, Mlp, SwiGLU
 from .grn import GlobalResponseNorm
 from .groupnorm import GroupNorm, GroupNormChannelsLast, InstanceNorm2d, LocalResponseNorm
 from .linear import Identity, Linear
@@ -44,6 +44,7 @@ __all__ = [
     "drop_path_rates",
     "get_act_layer",
     "GlobalPool",
+    "GlobalResponseNormMlp",
     "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
     "AdaptiveAvgPool3d",
