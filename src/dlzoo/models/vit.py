@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from ..nn.attention import Attention
-from ..nn.classifier import create_fc
+from ..nn.classifier import create_fc, pool_dims
 from ..nn.create_act import ActSpec
 from ..nn.embedding import ConvStem, PatchEmbed
 from ..nn.factory import NormSpec, get_norm_layer
@@ -227,13 +227,7 @@ class VisionTransformer(ClassifierMixin, nn.Module):
         if self.global_pool == "token":
             x = x[:, 0]  # class token
         else:
-            patches = x[:, self.num_prefix_tokens:]  # (B, N, D)
-            if self.global_pool == "avg":
-                x = patches.mean(dim=1)
-            elif self.global_pool == "max":
-                x = patches.amax(dim=1)
-            else:  # "avgmax"
-                x = 0.5 * (patches.mean(dim=1) + patches.amax(dim=1))
+            x = pool_dims(x[:, self.num_prefix_tokens:], self.global_pool, dims=(1,))  # over the N patches
         x = self.head_drop(self.fc_norm(x))
         return x if pre_logits else self.head(x)
 

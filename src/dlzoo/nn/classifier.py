@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from .linear import Identity, Linear
 from .regularization import Dropout
 
-__all__ = ["POOL_TYPES", "GlobalPool", "ClassifierHead", "check_num_classes", "create_fc"]
+__all__ = ["POOL_TYPES", "GlobalPool", "ClassifierHead", "check_num_classes", "create_fc", "pool_dims"]
 
 POOL_TYPES = ("avg", "max", "avgmax", "")
 
@@ -34,6 +34,17 @@ def create_fc(in_features: int, num_classes: int, bias: bool = True) -> nn.Modul
     """The logits layer ``Linear(in_features, num_classes)``; :class:`Identity` when ``num_classes == 0``."""
     num_classes = check_num_classes(num_classes)
     return Linear(in_features, num_classes, bias=bias) if num_classes > 0 else Identity()
+
+
+def pool_dims(x: Tensor, pool_type: str, dims: tuple[int, ...], keepdim: bool = False) -> Tensor:
+    """Pool ``x`` over ``dims``: ``"avg"`` mean, ``"max"`` max, ``"avgmax"`` their average."""
+    if pool_type == "avg":
+        return x.mean(dim=dims, keepdim=keepdim)
+    if pool_type == "max":
+        return x.amax(dim=dims, keepdim=keepdim)
+    if pool_type == "avgmax":
+        return 0.5 * (x.mean(dim=dims, keepdim=keepdim) + x.amax(dim=dims, keepdim=keepdim))
+    raise ValueError(f"pool_type must be 'avg', 'max' or 'avgmax', got {pool_type!r}")
 
 
 class GlobalPool(nn.Module):
@@ -69,12 +80,7 @@ class GlobalPool(nn.Module):
             raise ValueError(f"GlobalPool: expected (N, C, *spatial) or (N, *spatial, C), "
                              f"got {list(x.shape)}")
         dims = tuple(range(2, x.dim())) if self.input_fmt == "NCHW" else tuple(range(1, x.dim() - 1))
-        keep = not self.flatten
-        if self.pool_type == "avg":
-            return x.mean(dim=dims, keepdim=keep)
-        if self.pool_type == "max":
-            return x.amax(dim=dims, keepdim=keep)
-        return 0.5 * (x.mean(dim=dims, keepdim=keep) + x.amax(dim=dims, keepdim=keep))  # "avgmax"
+        return pool_dims(x, self.pool_type, dims, keepdim=not self.flatten)
 
     def extra_repr(self) -> str:
         return f"pool_type={self.pool_type!r}, flatten={self.flatten}, input_fmt={self.input_fmt!r}"
