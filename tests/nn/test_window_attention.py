@@ -143,5 +143,8 @@ def test_patch_merging_matches_hf():
     assert out.shape == (2, 2, 3, 12)
     expected = ref(x.reshape(2, 24, 6), (4, 6)).reshape(2, 2, 3, 12)
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
-    with pytest.raises(ValueError, match="PatchMerging"):
-        ours(torch.randn(2, 3, 6, 6))
+    odd = torch.randn(2, 3, 5, 6)  # odd H and W: zero-padded bottom/right first, as HF and timm
+    torch.testing.assert_close(ours(odd), ref(odd.reshape(2, 15, 6), (3, 5)).reshape(2, 2, 3, 12),
+                               atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"PatchMerging: expected \(B, H, W, 6\)"):
+        ours(torch.randn(2, 4, 6, 5))

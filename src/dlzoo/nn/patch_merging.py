@@ -6,11 +6,14 @@ Each 2x2 group of neighbouring tokens is concatenated (4C features, order (0,0),
 
     y = W_red * norm([x_{2i,2j}; x_{2i+1,2j}; x_{2i,2j+1}; x_{2i+1,2j+1}]),   W_red in R^{2C x 4C}
 
-Shapes: (B, H, W, C) -> (B, H/2, W/2, out_dim) with out_dim = 2C by default.
+An odd H or W is zero-padded at the bottom / right first (as timm and HF do).
+
+Shapes: (B, H, W, C) -> (B, ceil(H/2), ceil(W/2), out_dim) with out_dim = 2C by default.
 """
 
 from __future__ import annotations
 
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .factory import NormSpec, get_norm_layer
@@ -31,9 +34,10 @@ class PatchMerging(nn.Module):
         self.reduction = Linear(4 * dim, self.out_dim, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.dim() != 4 or x.shape[-1] != self.dim or x.shape[1] % 2 or x.shape[2] % 2:
-            raise ValueError(f"PatchMerging: expected (B, H, W, {self.dim}) with even H, W, "
-                             f"got {list(x.shape)}")
+        if x.dim() != 4 or x.shape[-1] != self.dim:
+            raise ValueError(f"PatchMerging: expected (B, H, W, {self.dim}), got {list(x.shape)}")
+        if x.shape[1] % 2 or x.shape[2] % 2:
+            x = F.pad(x, (0, 0, 0, x.shape[2] % 2, 0, x.shape[1] % 2))  # (B, H + H%2, W + W%2, C)
         b, h, w, c = x.shape
         x = x.reshape(b, h // 2, 2, w // 2, 2, c)  # (B, H/2, dy, W/2, dx, C)
         x = x.permute(0, 1, 3, 4, 2, 5).flatten(3)  # (B, H/2, W/2, dx, dy, C) -> (B, H/2, W/2, 4C)
