@@ -70,7 +70,7 @@ class _RNNBase(nn.Module):
         self.dropout = float(dropout)
         self.bidirectional = bidirectional
         self.proj_size = proj_size
-        self._drop = Dropout(dropout)  # validates dropout in [0, 1]; no parameters, no state_dict keys
+        Dropout(dropout)  # validates dropout is a number in [0, 1]
         kw = {"device": device, "dtype": dtype}
         d = 2 if bidirectional else 1
         h_out = proj_size or hidden_size
@@ -140,8 +140,8 @@ class _RNNBase(nn.Module):
         d = 2 if self.bidirectional else 1
         finals: list[list[Tensor]] = [[] for _ in states]
         for layer in range(self.num_layers):
-            if layer > 0:
-                x = self._drop(x)
+            if layer > 0 and self.training and self.dropout > 0:
+                x = Dropout(self.dropout)(x)  # between layers, training only (the one dropout implementation)
             outs = []
             for k, suffix in enumerate(("", "_reverse")[:d]):
                 w = self._weights(layer, suffix)
