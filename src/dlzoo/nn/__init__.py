@@ -32,11 +32,18 @@ from .pooling import (
     MaxPool2d,
     MaxPool3d,
 )
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .regularization import Dropout, DropPath, drop_path, drop_path_rates
 from .squeeze_excite import CBAM, SqueezeExcite
 from .window_attention import WindowAttention
 
 __all__ = [
+    "GRU",
+    "GRUCell",
+    "LSTM",
+    "LSTMCell",
+    "RNN",
+    "RNNCell",
     "ACTIVATIONS",
     "ClassifierHead",
     "create_act",
