@@ -32,12 +32,21 @@ from .pooling import (
     MaxPool2d,
     MaxPool3d,
 )
+from .positional import ALiBi, LearnedPositionalEmbedding, SinusoidalPositionalEncoding, alibi_slopes
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .regularization import Dropout, DropPath, drop_path, drop_path_rates
+from .rotary import RotaryEmbedding, apply_rotary_pos_emb, rotate_half
 from .squeeze_excite import CBAM, SqueezeExcite
 from .window_attention import WindowAttention
 
 __all__ = [
+    "ALiBi",
+    "alibi_slopes",
+    "apply_rotary_pos_emb",
+    "LearnedPositionalEmbedding",
+    "RotaryEmbedding",
+    "rotate_half",
+    "SinusoidalPositionalEncoding",
     "GRU",
     "GRUCell",
     "LSTM",
