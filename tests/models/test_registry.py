@@ -7,6 +7,9 @@ For each name in ``dlzoo.list_models()``:
 * it meets its task's contract: classifiers follow timm's interface (``forward_head(forward_features)``,
   ``pre_logits`` width ``num_features``, ``get_classifier``, ``reset_classifier(0)`` -> pooled features,
   ``reset_classifier(k)``), segmentation models return per-voxel logits.
+
+Each task is one entry of :data:`TASKS`: how to build the test input from the card (and the model, e.g. its
+vocabulary) and which contract to check. A new task adds its entry here the day its first model is registered.
 """
 
 from __future__ import annotations
@@ -26,9 +29,14 @@ def _params(name: str) -> list:
     return pytest.param(name, marks=pytest.mark.slow) if big else name
 
 
-def _input(card) -> torch.Tensor:
+def _image_input(card, model) -> torch.Tensor:
     size = card.test_input_size or card.input_size
     return torch.randn(2, *size)
+
+
+def _call(model, x):
+    """Inputs are one tensor, or a tuple of positional arguments (e.g. ``(src, tgt)`` for seq2seq)."""
+    return model(*x) if isinstance(x, tuple) else model(x)
 
 
 def _logits(out):
@@ -45,7 +53,7 @@ def test_registry_is_not_empty_and_cards_are_complete():
     for name in NAMES:
         card = dlzoo.model_info(name)
         assert card.family and card.paper and card.year and card.input_size, name
-        assert card.task in ("classification", "segmentation"), (name, card.task)
+        assert card.task in TASKS, (name, card.task)
         assert card.reference_params is not None or card.source, f"{name}: no count and no source"
 
 
@@ -65,10 +73,11 @@ def test_forward_backward_roundtrip_and_contract(name, tmp_path):
     card = dlzoo.model_info(name)
     torch.manual_seed(0)
     model = dlzoo.create_model(name, **card.test_kwargs)
-    x = _input(card)
+    make_input, check_contract = TASKS[card.task]
+    x = make_input(card, model)
 
     model.train()
-    out = _logits(model(x))
+    out = _logits(_call(model, x))
     assert torch.isfinite(out).all(), name
     (out.float() ** 2).mean().backward()
     missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
@@ -78,17 +87,14 @@ def test_forward_backward_roundtrip_and_contract(name, tmp_path):
 
     model.eval()
     with torch.no_grad():
-        y = _logits(model(x))
+        y = _logits(_call(model, x))
     dlzoo.save_pretrained(model, tmp_path)
     loaded = dlzoo.from_pretrained(tmp_path)
     assert type(loaded) is type(model) and not loaded.training
     with torch.no_grad():
-        torch.testing.assert_close(_logits(loaded(x)), y, rtol=0, atol=0)
+        torch.testing.assert_close(_logits(_call(loaded, x)), y, rtol=0, atol=0)
 
-    if card.task == "classification":
-        _check_classifier_contract(name, model, x, y)
-    else:  # segmentation: dense logits over the input's spatial grid
-        assert y.dim() == x.dim() and y.shape[0] == x.shape[0], (name, y.shape)
+    check_contract(name, model, x, y)
 
 
 def _check_classifier_contract(name, model, x, logits):
@@ -113,6 +119,18 @@ def _check_classifier_contract(name, model, x, logits):
         model.reset_classifier(-1)
     with pytest.raises(ValueError, match="num_classes"):
         dlzoo.create_model(name, num_classes=-1, **dlzoo.model_info(name).test_kwargs)
+
+
+def _check_segmentation_contract(name, model, x, logits):
+    """Dense logits over the input's spatial grid."""
+    assert logits.dim() == x.dim() and logits.shape[0] == x.shape[0], (name, logits.shape)
+
+
+# task -> (make_input(card, model), check_contract(name, model, x, eval_output))
+TASKS = {
+    "classification": (_image_input, _check_classifier_contract),
+    "segmentation": (_image_input, _check_segmentation_contract),
+}
 
 
 def test_create_model_rejects_non_string_names():

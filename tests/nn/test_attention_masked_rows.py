@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 import dlzoo
 from dlzoo.nn import Attention, MultiheadAttention, scaled_dot_product_attention
-from dlzoo.nn.window_attention import WindowAttention
+from dlzoo.nn.attention.window import WindowAttention
 
 MODES = pytest.mark.parametrize("reference", [False, True], ids=["fused", "reference"])
 

@@ -16,7 +16,7 @@ from dlzoo.nn.derf import Derf
 from dlzoo.nn.grn import GlobalResponseNorm
 from dlzoo.nn.groupnorm import GroupNormChannelsLast, InstanceNorm2d, LocalResponseNorm
 from dlzoo.nn.norms_extra import BandRMS, PartialRMSNorm
-from dlzoo.nn.window_attention import WindowAttention
+from dlzoo.nn.attention.window import WindowAttention
 
 BAD_SIZES = [
     (lambda: DyT(0), ValueError, "DyT: num_features must be a positive int, got 0"),

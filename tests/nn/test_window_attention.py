@@ -7,7 +7,7 @@ import torch
 
 import dlzoo
 from dlzoo.nn.patch_merging import PatchMerging
-from dlzoo.nn.window_attention import (
+from dlzoo.nn.attention.window import (
     WindowAttention,
     relative_position_index,
     shifted_window_mask,

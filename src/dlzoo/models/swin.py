@@ -29,7 +29,7 @@ from ..nn.create_act import ActSpec
 from ..nn.factory import NormSpec
 from ..nn.patch_merging import PatchMerging
 from ..nn.regularization import drop_path_rates
-from ..nn.window_attention import WindowAttention, shifted_window_mask, window_partition, window_reverse
+from ..nn.attention.window import WindowAttention, shifted_window_mask, window_partition, window_reverse
 from . import register_model
 from ._base import ClassifierMixin
 

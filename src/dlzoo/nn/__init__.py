@@ -37,7 +37,7 @@ from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .regularization import Dropout, DropPath, drop_path, drop_path_rates
 from .rotary import RotaryEmbedding, apply_rotary_pos_emb, rotate_half
 from .squeeze_excite import CBAM, SqueezeExcite
-from .window_attention import WindowAttention
+from .attention import WindowAttention
 
 __all__ = [
     "ALiBi",

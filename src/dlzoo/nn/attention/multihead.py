@@ -31,10 +31,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .factory import NormSpec, get_norm_layer
-from .linear import Identity, Linear
-from .mode import use_fused
-from .regularization import Dropout
+from ..factory import NormSpec, get_norm_layer
+from ..linear import Identity, Linear
+from ..mode import use_fused
+from ..regularization import Dropout
 
 __all__ = ["scaled_dot_product_attention", "attention_weights", "masked_softmax", "MultiheadAttention",
            "Attention"]
