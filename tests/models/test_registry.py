@@ -126,10 +126,43 @@ def _check_segmentation_contract(name, model, x, logits):
     assert logits.dim() == x.dim() and logits.shape[0] == x.shape[0], (name, logits.shape)
 
 
+def _token_input(card, model) -> torch.Tensor:
+    """Token ids (2, T) below the model's vocabulary; T from the card's ``test_input_size``."""
+    (length,) = card.test_input_size or card.input_size
+    return torch.randint(0, model.vocab_size, (2, length))
+
+
+def _check_causal_lm_contract(name, model, ids, logits):
+    """logits (B, T, V); a token only sees its past; greedy generate equal with and without the KV cache."""
+    assert logits.shape == (*ids.shape, model.vocab_size), (name, logits.shape)
+    changed = ids.clone()
+    changed[:, -1] = (changed[:, -1] + 1) % model.vocab_size
+    with torch.no_grad():
+        torch.testing.assert_close(model(changed)[:, :-1], logits[:, :-1])  # causal: the past ignores the future
+        cached = model.generate(ids, max_new_tokens=3, use_cache=True)
+        uncached = model.generate(ids, max_new_tokens=3, use_cache=False)
+    assert cached.shape == (ids.shape[0], ids.shape[1] + 3) and torch.equal(cached[:, : ids.shape[1]], ids)
+    assert torch.equal(cached, uncached), name
+
+
+def _seq2seq_input(card, model) -> tuple[torch.Tensor, torch.Tensor]:
+    """(src ids (2, S), tgt ids (2, T)) with ``test_input_size = (S, T)``."""
+    src_len, tgt_len = card.test_input_size or card.input_size
+    return (torch.randint(0, model.src_vocab_size, (2, src_len)), torch.randint(0, model.tgt_vocab_size, (2, tgt_len)))
+
+
+def _check_seq2seq_contract(name, model, inputs, logits):
+    """logits (B, T, V_tgt) for teacher-forced targets."""
+    src, tgt = inputs
+    assert logits.shape == (*tgt.shape, model.tgt_vocab_size), (name, logits.shape)
+
+
 # task -> (make_input(card, model), check_contract(name, model, x, eval_output))
 TASKS = {
     "classification": (_image_input, _check_classifier_contract),
     "segmentation": (_image_input, _check_segmentation_contract),
+    "causal-lm": (_token_input, _check_causal_lm_contract),
+    "seq2seq": (_seq2seq_input, _check_seq2seq_contract),
 }
 
 

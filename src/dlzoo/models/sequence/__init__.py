@@ -1,0 +1,1 @@
+"""Sequence models: recurrent classifiers and language models, echo-state networks, seq2seq, the Transformer."""
