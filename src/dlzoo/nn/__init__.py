@@ -1,7 +1,15 @@
 """dlzoo.nn: layers written from tensor ops, mirroring ``torch.nn`` names where torch has them."""
 
 from .activations import GELU, Hardsigmoid, Hardswish, LeakyReLU, ReLU, ReLU6, Sigmoid, SiLU, Tanh
-from .attention import Attention, MultiheadAttention, attention_weights, scaled_dot_product_attention
+from .attention import (
+    Attention,
+    GroupedQueryAttention,
+    KVCache,
+    MultiheadAttention,
+    WindowAttention,
+    attention_weights,
+    scaled_dot_product_attention,
+)
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormChannelsLast
 from .classifier import ClassifierHead, GlobalPool, create_fc
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
@@ -37,7 +45,6 @@ from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .regularization import Dropout, DropPath, drop_path, drop_path_rates
 from .rotary import RotaryEmbedding, apply_rotary_pos_emb, rotate_half
 from .squeeze_excite import CBAM, SqueezeExcite
-from .attention import WindowAttention
 
 __all__ = [
     "ALiBi",
@@ -68,6 +75,8 @@ __all__ = [
     "AdaptiveMaxPool2d",
     "Attention",
     "attention_weights",
+    "GroupedQueryAttention",
+    "KVCache",
     "AvgPool1d",
     "AvgPool2d",
     "AvgPool3d",

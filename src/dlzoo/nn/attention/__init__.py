@@ -2,10 +2,32 @@
 
 * :mod:`.multihead` -- scaled dot-product attention, ``MultiheadAttention`` (torch mirror), ViT ``Attention``.
 * :mod:`.window` -- Swin's shifted-window attention with its relative position bias.
+* :mod:`.gqa` -- causal grouped-query self-attention (MHA / GQA / MQA, RoPE, sliding window);
+  :mod:`.kv_cache` -- its preallocated key/value cache.
 """
 
-from .multihead import Attention, MultiheadAttention, attention_weights, masked_softmax, scaled_dot_product_attention
+from .gqa import GroupedQueryAttention, causal_mask
+from .kv_cache import KVCache
+from .multihead import (
+    Attention,
+    MultiheadAttention,
+    attention_weights,
+    masked_softmax,
+    scaled_dot_product_attention,
+)
 from .window import WindowAttention, shifted_window_mask, window_partition, window_reverse
 
-__all__ = ["scaled_dot_product_attention", "attention_weights", "masked_softmax", "MultiheadAttention", "Attention",
-           "WindowAttention", "shifted_window_mask", "window_partition", "window_reverse"]
+__all__ = [
+    "GroupedQueryAttention",
+    "causal_mask",
+    "KVCache",
+    "scaled_dot_product_attention",
+    "attention_weights",
+    "masked_softmax",
+    "MultiheadAttention",
+    "Attention",
+    "WindowAttention",
+    "shifted_window_mask",
+    "window_partition",
+    "window_reverse",
+]

@@ -21,10 +21,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .multihead import scaled_dot_product_attention
 from ..channel_affine import check_positive_int
 from ..linear import Linear
 from ..regularization import Dropout
+from .multihead import scaled_dot_product_attention
 
 __all__ = ["WindowAttention", "window_partition", "window_reverse", "relative_position_index",
            "shifted_window_mask"]
