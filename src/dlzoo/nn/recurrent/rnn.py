@@ -11,6 +11,12 @@ input ``(T, N, I)`` (``(N, T, I)`` with ``batch_first``) or unbatched ``(T, I)``
 h0 ``(D * num_layers, N, H_out)``, c0 ``(D * num_layers, N, H)`` (without ``N`` when unbatched);
 output ``(T, N, D * H_out)``; returns ``(output, h_n)`` or, for LSTM, ``(output, (h_n, c_n))``.
 
+Variable lengths, as torch: a ``PackedSequence`` input (``torch.nn.utils.rnn.pack_padded_sequence``,
+sorted or not) returns a ``PackedSequence`` output with the same ``batch_sizes`` / ``sorted_indices``, and
+``h_n`` / ``c_n`` in the caller's batch order. On padded batched input, ``lengths=`` (one int per sequence)
+returns the padded output with zeros past each length and the final states of each sequence's last valid
+step (the reverse direction starts there). See :mod:`dlzoo.nn.recurrent.packed`.
+
 Parameters and state_dict keys match torch: ``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``,
 ``bias_hh_l{k}``, ``weight_hr_l{k}`` (LSTM with ``proj_size``), with ``_reverse`` for the backward
 direction. By default the fused op (``torch.rnn_tanh`` / ``torch.rnn_relu`` / ``torch.lstm`` /
@@ -22,10 +28,12 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence
 
 from ..mode import use_fused
 from ..regularization import Dropout
 from .cells import gru_step, init_uniform, lstm_step, rnn_step
+from .packed import PackedSequence, check_lengths, length_mask, lengths_of, pack_padded, pad_packed
 
 __all__ = ["RNN", "LSTM", "GRU"]
 
@@ -135,9 +143,16 @@ class _RNNBase(nn.Module):
         names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
         return [getattr(self, f"{n}_l{layer}{suffix}", None) for n in names]
 
-    def _run(self, x: Tensor, states: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
-        """Explicit loop. x ``(T, N, I)``; states: each ``(L * D, N, *)``. Returns output and final states."""
+    def _run(
+        self, x: Tensor, states: list[Tensor], lengths: Tensor | None = None
+    ) -> tuple[Tensor, list[Tensor]]:
+        """Explicit loop. x ``(T, N, I)``; states: each ``(L * D, N, *)``; optional ``lengths`` ``(N,)``:
+        a state only moves while ``t < lengths[n]`` and outputs past a length are zero.
+        Returns the output ``(T, N, D * H_out)`` and the final states."""
         d = 2 if self.bidirectional else 1
+        mask = (
+            None if lengths is None else length_mask(lengths, x.shape[0], x.device).unsqueeze(-1)
+        )  # (T, N, 1)
         finals: list[list[Tensor]] = [[] for _ in states]
         for layer in range(self.num_layers):
             if layer > 0 and self.training and self.dropout > 0:
@@ -149,37 +164,95 @@ class _RNNBase(nn.Module):
                 steps = range(x.shape[0]) if k == 0 else range(x.shape[0] - 1, -1, -1)
                 ys: list[Tensor] = [x.new_empty(0)] * x.shape[0]
                 for t in steps:
-                    state = self._step(x[t], state, w)
-                    ys[t] = state[0]
+                    new = self._step(x[t], state, w)
+                    if mask is None:
+                        state, ys[t] = new, new[0]
+                    else:  # finished (or, backwards, not yet started) sequences keep their state
+                        state = tuple(torch.where(mask[t], a, b) for a, b in zip(new, state))
+                        ys[t] = torch.where(mask[t], new[0], torch.zeros_like(new[0]))
                 outs.append(torch.stack(ys, 0))  # (T, N, H_out)
                 for f, s in zip(finals, state):
                     f.append(s)
             x = torch.cat(outs, dim=-1) if d == 2 else outs[0]  # (T, N, D * H_out)
         return x, [torch.stack(f, 0) for f in finals]
 
-    def _fused(self, x: Tensor, states: list[Tensor]) -> tuple[Tensor, ...]:
+    def _fused(
+        self, x: Tensor, states: list[Tensor], batch_sizes: Tensor | None = None
+    ) -> tuple[Tensor, ...]:
+        """torch's fused op with these weights; with ``batch_sizes``, ``x`` is packed ``(sum b_t, I)``."""
         weights = [getattr(self, n) for n in self._flat_names]
-        args = (self.bias, self.num_layers, self.dropout, self.training, self.bidirectional, False)
-        if self.mode == "LSTM":
-            return torch.lstm(x, tuple(states), weights, *args)
-        fn = {"GRU": torch.gru, "RNN_TANH": torch.rnn_tanh, "RNN_RELU": torch.rnn_relu}[self.mode]
-        return fn(x, states[0], weights, *args)
+        args = (self.bias, self.num_layers, self.dropout, self.training, self.bidirectional)
+        lead = (x,) if batch_sizes is None else (x, batch_sizes)
+        tail = (False,) if batch_sizes is None else ()  # batch_first: we always pass time-major input
+        hx = tuple(states) if self.mode == "LSTM" else states[0]
+        fn = {"LSTM": torch.lstm, "GRU": torch.gru, "RNN_TANH": torch.rnn_tanh, "RNN_RELU": torch.rnn_relu}
+        return fn[self.mode](*lead, hx, weights, *args, *tail)
+
+    def _initial(self, hx: list[Tensor | None], sizes: list[int], n: int, like: Tensor) -> list[Tensor]:
+        ld = self.num_layers * (2 if self.bidirectional else 1)
+        return [like.new_zeros(ld, n, s) if h is None else h for h, s in zip(hx, sizes)]
+
+    def _forward_packed(
+        self, packed: PackedSequence, hx: list[Tensor | None], sizes: list[int]
+    ) -> tuple[PackedSequence, list[Tensor]]:
+        """PackedSequence in, PackedSequence out (torch's contract); states in and out in the caller's batch
+        order, run internally in the packed (sorted) order."""
+        name = self.__class__.__name__
+        data, batch_sizes, sorted_idx, unsorted_idx = packed
+        if data.dim() != 2 or data.shape[-1] != self.input_size:
+            raise ValueError(
+                f"{name}: expected packed data of shape (*, {self.input_size}), got {tuple(data.shape)}"
+            )
+        n = int(batch_sizes[0])
+        ld = self.num_layers * (2 if self.bidirectional else 1)
+        for h, s, what in zip(hx, sizes, ("h0", "c0")):
+            if h is not None and tuple(h.shape) != (ld, n, s):
+                raise ValueError(f"{name}: expected {what} of shape {(ld, n, s)}, got {tuple(h.shape)}")
+        if sorted_idx is not None:
+            hx = [None if h is None else h.index_select(1, sorted_idx) for h in hx]
+        states = self._initial(hx, sizes, n, data)
+        if use_fused():
+            out, *finals = self._fused(data, states, batch_sizes)
+        else:
+            out, finals = self._run(pad_packed(data, batch_sizes), states, lengths_of(batch_sizes))
+            out = pack_padded(out, batch_sizes)  # (sum b_t, D * H_out)
+        if unsorted_idx is not None:
+            finals = [f.index_select(1, unsorted_idx) for f in finals]
+        return PackedSequence(out, batch_sizes, sorted_idx, unsorted_idx), list(finals)
 
     def _forward(
-        self, input: Tensor, hx: list[Tensor | None], sizes: list[int]
-    ) -> tuple[Tensor, list[Tensor], bool]:
+        self, input: Tensor | PackedSequence, hx: list[Tensor | None], sizes: list[int], lengths=None
+    ) -> tuple[Tensor | PackedSequence, list[Tensor]]:
+        name = self.__class__.__name__
+        if isinstance(input, PackedSequence):
+            if lengths is not None:
+                raise ValueError(f"{name}: a PackedSequence carries its lengths; do not pass lengths= too")
+            return self._forward_packed(input, hx, sizes)
         x, batched = self._prepare(input)
         what = ("h0", "c0")
         states = [self._check(input, h, s, what[i]) for i, (h, s) in enumerate(zip(hx, sizes))]
-        ld = self.num_layers * (2 if self.bidirectional else 1)
-        states = [x.new_zeros(ld, x.shape[1], s) if h is None else h for h, s in zip(states, sizes)]
-        if use_fused():
+        states = self._initial(states, sizes, x.shape[1], x)
+        if lengths is not None:
+            if not batched:
+                raise ValueError(f"{name}: lengths= needs batched 3-D input, got shape {tuple(input.shape)}")
+            lengths = check_lengths(name, lengths, x.shape[1], x.shape[0])
+        if lengths is not None and use_fused():
+            packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
+            sorted_states = [s.index_select(1, packed.sorted_indices) for s in states]
+            data, *finals = self._fused(packed.data, sorted_states, packed.batch_sizes)
+            out = pad_packed(data, packed.batch_sizes).index_select(
+                1, packed.unsorted_indices
+            )  # (max len, N, *)
+            if out.shape[0] < x.shape[0]:  # zeros up to the padded length T
+                out = torch.cat([out, out.new_zeros(x.shape[0] - out.shape[0], *out.shape[1:])])
+            finals = [f.index_select(1, packed.unsorted_indices) for f in finals]
+        elif use_fused():
             out, *finals = self._fused(x, states)
         else:
-            out, finals = self._run(x, states)
+            out, finals = self._run(x, states, lengths)
         if not batched:
             finals = [f.squeeze(1) for f in finals]
-        return self._finish(out, batched), list(finals), batched
+        return self._finish(out, batched), list(finals)
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -233,8 +306,9 @@ class RNN(_RNNBase):
     def _step(self, x, state, w):
         return (rnn_step(x, state[0], *w[:4], self.nonlinearity),)
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        out, (h,), _ = self._forward(input, [hx], [self.hidden_size])
+    def forward(self, input: Tensor | PackedSequence, hx: Tensor | None = None, lengths=None):
+        """``(output, h_n)``; a PackedSequence input gives a PackedSequence output (see module docstring)."""
+        out, (h,) = self._forward(input, [hx], [self.hidden_size], lengths)
         return out, h
 
     def extra_repr(self) -> str:
@@ -274,8 +348,9 @@ class GRU(_RNNBase):
     def _step(self, x, state, w):
         return (gru_step(x, state[0], *w[:4]),)
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        out, (h,), _ = self._forward(input, [hx], [self.hidden_size])
+    def forward(self, input: Tensor | PackedSequence, hx: Tensor | None = None, lengths=None):
+        """``(output, h_n)``; a PackedSequence input gives a PackedSequence output (see module docstring)."""
+        out, (h,) = self._forward(input, [hx], [self.hidden_size], lengths)
         return out, h
 
 
@@ -312,15 +387,14 @@ class LSTM(_RNNBase):
     def _step(self, x, state, w):
         return lstm_step(x, state[0], state[1], *w)
 
-    def forward(
-        self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
-    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    def forward(self, input: Tensor | PackedSequence, hx: tuple[Tensor, Tensor] | None = None, lengths=None):
+        """``(output, (h_n, c_n))``; a PackedSequence input gives a PackedSequence output."""
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise TypeError("LSTM: hx must be a tuple (h0, c0)")
         h0, c0 = (None, None) if hx is None else hx
         if (h0 is None) != (c0 is None):
             raise ValueError("LSTM: pass both h0 and c0, or neither")
-        out, (h, c), _ = self._forward(
-            input, [h0, c0], [self.proj_size or self.hidden_size, self.hidden_size]
+        out, (h, c) = self._forward(
+            input, [h0, c0], [self.proj_size or self.hidden_size, self.hidden_size], lengths
         )
         return out, (h, c)
