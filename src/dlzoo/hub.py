@@ -176,8 +176,20 @@ def load_weights(model: nn.Module, state: dict[str, torch.Tensor], source: str,
 # ----------------------------------------------------------------------------- directories
 
 
-def save_pretrained(model: nn.Module, directory: str | os.PathLike) -> Path:
-    """Write ``model`` (built by :func:`dlzoo.create_model`) to ``directory``; returns the path."""
+def save_pretrained(model: nn.Module, directory: str | os.PathLike, format: str = "dlzoo") -> Path:
+    """Write ``model`` (built by :func:`dlzoo.create_model`) to ``directory``; returns the path.
+
+    ``format="dlzoo"`` (default) writes dlzoo's ``config.json`` + ``model.safetensors``; ``format="hf"``
+    writes a Hugging Face transformers directory (its ``config.json`` and weight names) through the model
+    family's exporter in :data:`dlzoo.interop.huggingface.HF_EXPORTERS`; a model without one raises a
+    ``ValueError``.
+    """
+    if format == "hf":
+        from .interop.huggingface import save_hf_directory
+
+        return save_hf_directory(model, directory)
+    if format != "dlzoo":
+        raise ValueError(f"save_pretrained: format must be 'dlzoo' or 'hf', got {format!r}")
     config = getattr(model, "dlzoo_config", None)
     if config is None:
         raise ValueError("save_pretrained: model was not built by dlzoo.create_model (no dlzoo_config)")
