@@ -20,35 +20,25 @@ stores (same arithmetic, explicit intrinsics).
 Measured (``benchmarks/results/norms*.md``, 2-core AMD EPYC VM): the forward runs at ~1.0-1.2x a copy,
 the backward is bound by the arithmetic (~0.55 ns per element per core), not by memory.
 
-The C source is a plain ``extern "C"`` library called through ``ctypes`` (no Python headers, no pybind:
-gcc takes ~0.5 s), built once per (source, compiler flags, CPU flags) hash into ``$DLZOO_CACHE_DIR``
-(default ``~/.cache/dlzoo/kernels``) and reused by later processes. The first process to need it builds it
-under an exclusive lock file (``fcntl.flock``, released by the kernel even if the process is killed), so
-concurrent processes (DataLoader workers, DDP ranks, parallel test workers) build it once and never load a
-half-written file (the library is written to a temporary name and renamed into place). A cached library that
-no longer loads (truncated copy, foreign file) is rebuilt once. ``-fopenmp`` links ``libgomp.so.1``, which
-the loader resolves to the runtime torch already loaded, so torch and this kernel share one thread pool.
-If gcc is missing or the build fails, :func:`available` is False (one warning) and callers fall back;
-``DLZOO_NO_NATIVE=1`` turns the native kernel off.
+The C source is built, cached and loaded by :mod:`dlzoo.kernels.native` (once per source / flags / CPU
+hash, under a lock, rebuilt if the cached file does not load). If gcc is missing or the build fails,
+:func:`available` is False (one warning) and callers fall back; ``DLZOO_NO_NATIVE=1`` turns it off.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import functools
-import hashlib
 import os
-import platform
-import shutil
-import subprocess
-import tempfile
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 from torch import Tensor
+
+try:
+    from . import native
+except ImportError:  # this file loaded on its own by path (a subprocess that needs only this kernel)
+    from dlzoo.kernels import native
 
 __all__ = ["FLUSH_ROWS", "STREAM_MIN_BYTES", "available", "dyt_backward", "dyt_forward", "library_path"]
 
@@ -59,12 +49,7 @@ FLUSH_ROWS = 64
 # ms at 2 threads, 13.2 vs 11.0 ms at 1) and equal at (4096, 4096). Opt in: DLZOO_DYT_STREAM_MIN_BYTES.
 STREAM_MIN_BYTES = int(os.environ.get("DLZOO_DYT_STREAM_MIN_BYTES", str(1 << 62)))
 
-_SOURCE = r"""
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-#include <omp.h>
-
+_SOURCE = native.PRELUDE + r"""
 /* tanh(z) ~= z P(z^2) / Q(z^2), z clamped to [-9, 9]: dlzoo.kernels.tanh (P_COEFFS, Q_COEFFS). */
 static inline float tanh_rat(float z) {
     z = z > 9.0f ? 9.0f : (z < -9.0f ? -9.0f : z);
@@ -78,21 +63,6 @@ static inline float tanh_rat(float z) {
     q = q * u + 0.4671433024490088f;
     q = q * u + 1.0f;
     return z * p / q;
-}
-
-static void row_range(int64_t n, int64_t *lo, int64_t *hi) {
-    int nt = omp_get_num_threads(), id = omp_get_thread_num();
-    int64_t chunk = n / nt, rem = n % nt;
-    *lo = id * chunk + (id < rem ? id : rem);
-    *hi = *lo + chunk + (id < rem ? 1 : 0);
-}
-
-/* Sum the per-thread partials in thread order (not in whichever order threads finish), so the parameter
-   gradients are bitwise reproducible for any thread count; frees slots. */
-static void reduce_slots(double *slots, int nthreads, int64_t n, double *out) {
-    for (int t = 0; t < nthreads; ++t)
-        for (int64_t k = 0; k < n; ++k) out[k] += slots[(int64_t)t * n + k];
-    free(slots);
 }
 
 /* x, y: (A, C, B) contiguous; w, b: (C,). */
@@ -282,80 +252,21 @@ void dyt_bwd_stream(const float *dy, const float *x, float *dx, const float *alp
 #endif
 """
 
-_FLAGS = ["-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-fno-math-errno", "-x", "c"]
-
-
-def _cache_dir() -> Path:
-    return Path(os.environ.get("DLZOO_CACHE_DIR", Path.home() / ".cache" / "dlzoo")) / "kernels"
-
-
-@functools.cache
-def _cpu_signature() -> str:
-    """The CPU's instruction-set flags: -march=native code must never be loaded on another CPU model
-    (a cache directory on a shared home)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.machine() + platform.processor()
-    flags = next((line for line in text.splitlines() if line.startswith(("flags", "Features"))), "")
-    return platform.machine() + flags
-
 
 def library_path() -> Path:
     """Where the shared library for this source, these flags and this CPU lives (built or not)."""
-    key = hashlib.sha256("\n".join([_SOURCE, *_FLAGS, _cpu_signature()]).encode()).hexdigest()[:16]
-    return _cache_dir() / f"dyt_cpu_{key}.so"
-
-
-@contextlib.contextmanager
-def _build_lock(path: Path) -> Iterator[None]:
-    """Exclusive lock on ``<library>.lock`` while one process checks for / builds the library."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock; the atomic rename below still keeps the file whole
-        yield
-        return
-    with open(path.with_suffix(".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # blocks while another process builds (gcc: ~1 s, 120 s cap)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    return native.library_path("dyt_cpu", _SOURCE)
 
 
 def _build(path: Path) -> None:
-    cc = shutil.which("gcc") or shutil.which("cc")
-    if cc is None:
-        raise RuntimeError("no C compiler (gcc/cc) on PATH")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-        src, tmp_lib = Path(tmp) / "dyt_cpu.c", Path(tmp) / path.name
-        src.write_text(_SOURCE)
-        proc = subprocess.run([cc, *_FLAGS, str(src), "-o", str(tmp_lib)], capture_output=True, text=True,
-                              timeout=120)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{cc} failed: {proc.stderr[-2000:]}")
-        os.replace(tmp_lib, path)  # atomic: concurrent builders never see a half-written library
+    native.build(path, _SOURCE)
 
 
 @functools.cache
 def _library() -> ctypes.CDLL | None:
-    if os.environ.get("DLZOO_NO_NATIVE", "0") == "1":
-        return None
-    path = library_path()
-    try:
-        with _build_lock(path):
-            if not path.exists():
-                _build(path)
-            try:
-                lib = ctypes.CDLL(str(path))
-            except OSError:  # a cached file that does not load (truncated, foreign): rebuild it once
-                _build(path)
-                lib = ctypes.CDLL(str(path))
-    except (OSError, RuntimeError, subprocess.SubprocessError) as err:
-        warnings.warn(f"dlzoo.kernels.dyt_cpu: native DyT kernel unavailable ({err}); using other backends",
-                      RuntimeWarning, stacklevel=3)
+    # the lambda looks _build up at call time, so a wrapped _build (a test counting builds) is the one used
+    lib = native.load(library_path(), lambda path: _build(path), "dlzoo.kernels.dyt_cpu: native DyT kernel")
+    if lib is None:
         return None
     p, i64 = ctypes.c_void_p, ctypes.c_int64
     lib.dyt_fwd.argtypes = [p, p, p, p, p, i64, i64, i64, ctypes.c_int]
@@ -400,10 +311,6 @@ def _stream(lib: ctypes.CDLL, out: Tensor) -> bool:
             and out.numel() * 4 >= STREAM_MIN_BYTES)
 
 
-def _threads(numel: int) -> int:
-    return 1 if numel < 65536 else torch.get_num_threads()  # a parallel region costs a few microseconds
-
-
 def dyt_forward(x: Tensor, alpha: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
     """y = weight * tanh(alpha x) + bias on a contiguous float32 ``(A, C, B)`` tensor, one pass."""
     lib = _library()
@@ -415,10 +322,10 @@ def dyt_forward(x: Tensor, alpha: Tensor, weight: Tensor | None, bias: Tensor | 
     y = torch.empty_like(x)
     if _stream(lib, y):
         lib.dyt_fwd_stream(x.data_ptr(), y.data_ptr(), a.data_ptr(), w.data_ptr(), b.data_ptr(), a_dim, c,
-                           _threads(x.numel()))
+                           native.threads_for(x.numel()))
     else:
         lib.dyt_fwd(x.data_ptr(), y.data_ptr(), a.data_ptr(), w.data_ptr(), b.data_ptr(), a_dim, c, b_dim,
-                    _threads(x.numel()))
+                    native.threads_for(x.numel()))
     return y
 
 
@@ -441,10 +348,10 @@ def dyt_backward(dy: Tensor, x: Tensor, alpha: Tensor, weight: Tensor | None,
     sums = torch.zeros(3 * c + 1, dtype=torch.float64)  # d_gamma (C), d_beta (C), d_alpha_c (C), d_alpha
     if _stream(lib, dx):
         lib.dyt_bwd_stream(dy.data_ptr(), x.data_ptr(), dx.data_ptr(), a.data_ptr(), w.data_ptr(), a_dim, c,
-                           _threads(x.numel()), FLUSH_ROWS, sums.data_ptr())
+                           native.threads_for(x.numel()), FLUSH_ROWS, sums.data_ptr())
     else:
         lib.dyt_bwd(dy.data_ptr(), x.data_ptr(), dx.data_ptr(), a.data_ptr(), w.data_ptr(), a_dim, c, b_dim,
-                    _threads(x.numel()), FLUSH_ROWS, sums.data_ptr())
+                    native.threads_for(x.numel()), FLUSH_ROWS, sums.data_ptr())
     sums = sums.float()
     dweight = sums[:c] if weight is not None else None
     dbias = sums[c:2 * c] if has_bias else None
