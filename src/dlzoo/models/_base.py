@@ -14,6 +14,16 @@ After ``reset_classifier(0)``, ``model(x)`` returns pooled features of width ``n
 Models with auxiliary training outputs (GoogLeNet's aux heads) return, in training mode, an object whose
 first field is the logits and whose ``loss(criterion, target)`` method combines the terms as the paper
 does; :func:`training_loss` is how the trainer (and anyone) turns any model output into the loss.
+
+Causal language models (task ``"causal-lm"``: GPT-2, LLaMA) meet the contract of
+:class:`dlzoo.models.language.generation.GenerationMixin`, which they mix in for ``generate``:
+
+    model.vocab_size, model.max_seq_len                      # logits width, context length
+    model(input_ids (B, T)) -> logits (B, T, vocab_size)     # token t sees tokens <= t only
+    model(input_ids, kv_caches=caches)                       # positions start at caches[0].seq_len
+    model.new_kv_caches(batch_size, max_seq_len, dtype=None, device=None) -> list[KVCache]  # per layer
+    model.generate(input_ids, max_new_tokens, do_sample=False, temperature=1.0, top_k=None, top_p=None,
+                   eos_token_id=None, use_cache=True, generator=None) -> (B, T + n)
 """
 
 from __future__ import annotations
