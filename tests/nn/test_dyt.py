@@ -94,12 +94,15 @@ def test_dyt_output_allows_inplace_ops():
 
 def test_llm_alpha_init_table():
     # paper Table 11/12: width -> (attention-block alpha, other alpha)
-    assert LLM_ALPHA_INIT == {1024: (1.0, 1.0), 2048: (1.0, 0.5), 4096: (0.8, 0.2), 8192: (0.2, 0.05)}
-    assert dyt_alpha_init(4096, attention=True) == 0.8
-    assert dyt_alpha_init(4096, attention=False) == 0.2
-    assert dyt_alpha_init(8192, attention=False) == 0.05
+    assert LLM_ALPHA_INIT == {1024: (1.0, 1.0), 2048: (1.0, 0.5), 4096: (0.8, 0.2), 5120: (0.6, 0.15),
+                              8192: (0.2, 0.05)}
+    # Table 12, LLaMA-2 by width: 7B 4096, 13B 5120, 34B and 70B 8192
+    for width, (attn, other) in {4096: (0.8, 0.2), 5120: (0.6, 0.15), 8192: (0.2, 0.05)}.items():
+        assert dyt_alpha_init(width, attention=True) == attn
+        assert dyt_alpha_init(width, attention=False) == other
     assert dyt_alpha_init(512, attention=False) == 1.0  # below the table: 1024's entry
-    assert dyt_alpha_init(5120, attention=True) == 0.8  # LLaMA-13B width: nearest is 4096
+    assert dyt_alpha_init(4500, attention=True) == 0.8  # between entries: nearest in log2 (4096)
+    assert dyt_alpha_init(6000, attention=False) == 0.15  # nearest is 5120
     assert dyt_alpha_init(16384, attention=True) == 0.2
     with pytest.raises(ValueError):
         dyt_alpha_init(0, attention=True)

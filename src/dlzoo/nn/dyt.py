@@ -31,11 +31,14 @@ from .mode import use_fused
 
 __all__ = ["DyT", "LLM_ALPHA_INIT", "dyt_alpha_init"]
 
-# paper Table 11/12 (LLaMA): width -> (alpha init for attention-block DyT, for the other DyT layers)
+# paper Tables 11/12 (LLaMA): width -> (alpha init for attention-block DyT, for the other DyT layers).
+# Table 12, LLaMA-2: 7B (4096) 0.8 / 0.2, 13B (5120) 0.6 / 0.15, 34B and 70B (both 8192) 0.2 / 0.05;
+# the 1024 and 2048 rows are Table 11's width sweep.
 LLM_ALPHA_INIT: dict[int, tuple[float, float]] = {
     1024: (1.0, 1.0),
     2048: (1.0, 0.5),
     4096: (0.8, 0.2),
+    5120: (0.6, 0.15),
     8192: (0.2, 0.05),
 }
 
