@@ -4,8 +4,10 @@
 * :mod:`.window` -- Swin's shifted-window attention with its relative position bias.
 * :mod:`.gqa` -- causal grouped-query self-attention (MHA / GQA / MQA, RoPE, sliding window);
   :mod:`.kv_cache` -- its preallocated key/value cache.
+* :mod:`.additive` -- Bahdanau's additive attention ``v^T tanh(W_q s + W_k h)``.
 """
 
+from .additive import AdditiveAttention
 from .gqa import GroupedQueryAttention, causal_mask
 from .kv_cache import KVCache
 from .multihead import (
@@ -18,6 +20,7 @@ from .multihead import (
 from .window import WindowAttention, shifted_window_mask, window_partition, window_reverse
 
 __all__ = [
+    "AdditiveAttention",
     "GroupedQueryAttention",
     "causal_mask",
     "KVCache",
