@@ -2,6 +2,7 @@
 
 from .activations import GELU, Hardsigmoid, Hardswish, LeakyReLU, ReLU, ReLU6, Sigmoid, SiLU, Tanh
 from .attention import (
+    AdditiveAttention,
     Attention,
     GroupedQueryAttention,
     KVCache,
@@ -47,6 +48,7 @@ from .rotary import RotaryEmbedding, apply_rotary_pos_emb, rotate_half
 from .squeeze_excite import CBAM, SqueezeExcite
 
 __all__ = [
+    "AdditiveAttention",
     "ALiBi",
     "alibi_slopes",
     "apply_rotary_pos_emb",
