@@ -6,7 +6,9 @@
 * LayerNorm2d — the channels-first LayerNorm used by ConvNeXt (Liu et al. 2022, arXiv:2201.03545):
   statistics over C of an (N, C, H, W) tensor.
 * RMSNorm — Zhang, Sennrich, "Root Mean Square Layer Normalization", NeurIPS 2019, arXiv:1910.07467.
-  y = x / sqrt(mean(x^2) + eps) * weight.
+  y = x / sqrt(mean(x^2) + eps) * weight. The default path is :func:`dlzoo.kernels.rmsnorm_fused.rms_norm`
+  (one-pass native CPU kernels forward and backward, torch's ``F.rms_norm`` elsewhere); the explicit math
+  runs under ``dlzoo.reference_mode()``.
 
 Other normalizations live next door: BatchNorm1d/2d/3d in ``batchnorm.py``; GroupNorm, InstanceNorm2d,
 LocalResponseNorm in ``groupnorm.py``; PartialRMSNorm, BandRMS, LogitNorm in ``norms_extra.py``; DyT in
@@ -23,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..kernels.rmsnorm_fused import rms_norm as fused_rms_norm
 from .channel_affine import check_positive_int, register_affine, upcast
 from .mode import use_fused
 
@@ -132,8 +135,8 @@ class RMSNorm(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         _check_trailing("RMSNorm", x, self.normalized_shape)
-        if use_fused():
-            return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+        if use_fused():  # native one-pass CPU kernel (float32/float64/bfloat16), else F.rms_norm
+            return fused_rms_norm(x, self.normalized_shape, self.weight, self.eps)
         xf = upcast(x)  # float32 sum of squares for half inputs (fp16 overflows above ~256), as F.rms_norm
         eps = self.eps if self.eps is not None else torch.finfo(xf.dtype).eps
         dims = tuple(range(-len(self.normalized_shape), 0))
