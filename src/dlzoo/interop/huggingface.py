@@ -51,6 +51,8 @@ _CONVERTER_MODULES: tuple[str, ...] = (
     "hf_swin",
     "hf_resnet",
     "hf_vit",
+    "dlzoo.models.language.gpt2._convert_hf",
+    "dlzoo.models.language.llama._convert_hf",
 )
 
 

@@ -16,3 +16,6 @@ from . import (
     vgg,
     vit,
 )
+from .language import gpt2
+from .language import llama
+from .sequence import echo_state, rnn, seq2seq
