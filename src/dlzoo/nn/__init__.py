@@ -7,6 +7,7 @@ from .attention import (
     GroupedQueryAttention,
     KVCache,
     MultiheadAttention,
+    RelativePositionBias2d,
     WindowAttention,
     attention_weights,
     scaled_dot_product_attention,
@@ -151,4 +152,5 @@ __all__ = [
     "Tanh",
     "use_fused",
     "WindowAttention",
+    "RelativePositionBias2d",
 ]

@@ -2,6 +2,7 @@
 
 * :mod:`.multihead` -- scaled dot-product attention, ``MultiheadAttention`` (torch mirror), ViT ``Attention``.
 * :mod:`.window` -- Swin's shifted-window attention with its relative position bias.
+* :mod:`.relative_position` -- ``RelativePositionBias2d``, Swin's learned 2-D relative position bias.
 * :mod:`.gqa` -- causal grouped-query self-attention (MHA / GQA / MQA, RoPE, sliding window);
   :mod:`.kv_cache` -- its preallocated key/value cache.
 * :mod:`.additive` -- Bahdanau's additive attention ``v^T tanh(W_q s + W_k h)``.
@@ -17,6 +18,7 @@ from .multihead import (
     masked_softmax,
     scaled_dot_product_attention,
 )
+from .relative_position import RelativePositionBias2d, relative_position_index
 from .window import WindowAttention, shifted_window_mask, window_partition, window_reverse
 
 __all__ = [
@@ -30,6 +32,8 @@ __all__ = [
     "MultiheadAttention",
     "Attention",
     "WindowAttention",
+    "RelativePositionBias2d",
+    "relative_position_index",
     "shifted_window_mask",
     "window_partition",
     "window_reverse",

@@ -8,8 +8,10 @@ Windows", ICCV 2021, arXiv:2103.14030, Sec. 3.2:
 computed independently inside each non-overlapping M x M window (M = ``window_size``, N = M*M tokens).
 B in R^{N x N} is gathered from a learnable table B_hat in R^{(2M-1) x (2M-1)} per head
 (``relative_position_bias_table``) by the relative offset (dy, dx) in [-M+1, M-1]^2 of every token pair
-(``relative_position_index``). For shifted windows the feature map is rolled by (-s, -s) and M is an additive
-mask (-100 between tokens that came from different regions of the un-rolled map, 0 otherwise).
+(``relative_position_index``): :class:`~dlzoo.nn.attention.relative_position.RelativePositionBias2d`,
+which :class:`WindowAttention` inherits so that its keys stay the flat timm/official
+``relative_position_bias_table``. For shifted windows the feature map is rolled by (-s, -s) and M is an
+additive mask (-100 between tokens that came from different regions of the un-rolled map, 0 otherwise).
 
 Shapes: :func:`window_partition` (B, H, W, C) -> (B * H/M * W/M, M, M, C); :func:`window_reverse` inverts it;
 :class:`WindowAttention` (B * nW, N, C) -> (B * nW, N, C) with an optional float mask (nW, N, N). A token
@@ -19,12 +21,13 @@ whose keys are all masked with -inf gets a zero attention output (see :mod:`dlzo
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..channel_affine import check_positive_int
 from ..linear import Linear
 from ..regularization import Dropout
 from .multihead import scaled_dot_product_attention
+from .relative_position import RelativePositionBias2d, relative_position_index
 
 __all__ = ["WindowAttention", "window_partition", "window_reverse", "relative_position_index",
            "shifted_window_mask"]
@@ -47,15 +50,6 @@ def window_reverse(windows: Tensor, window_size: int, height: int, width: int) -
     return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, height, width, c)  # (B, H, W, C)
 
 
-def relative_position_index(window_size: int) -> Tensor:
-    """(N, N) long index into the (2M-1)^2 bias table: (dy + M - 1) * (2M - 1) + (dx + M - 1)."""
-    coords = torch.stack(torch.meshgrid(torch.arange(window_size), torch.arange(window_size), indexing="ij"))
-    coords = coords.flatten(1)  # (2, N): (y, x) of each token, row-major
-    rel = coords[:, :, None] - coords[:, None, :]  # (2, N, N): offsets of token i relative to token j
-    rel = rel + (window_size - 1)  # shift to [0, 2M-2]
-    return rel[0] * (2 * window_size - 1) + rel[1]  # (N, N)
-
-
 def shifted_window_mask(height: int, width: int, window_size: int, shift_size: int) -> Tensor:
     """Additive mask (nW, N, N) for attention over cyclically shifted windows (0 or -100).
 
@@ -73,10 +67,13 @@ def shifted_window_mask(height: int, width: int, window_size: int, shift_size: i
     return torch.zeros_like(diff).masked_fill(diff != 0, -100.0)
 
 
-class WindowAttention(nn.Module):
+class WindowAttention(RelativePositionBias2d):
     """Window MSA with relative position bias (Swin Eq. 4; timm's ``WindowAttention`` key names).
 
-    Shapes: x (B * nW, N, C) with N = window_size^2, mask (nW, N, N) or None -> (B * nW, N, C).
+    The bias table, its index and :meth:`relative_position_bias` come from :class:`RelativePositionBias2d`
+    (inherited, not a child module, so the state_dict keys are timm's: ``relative_position_bias_table``,
+    ``qkv``, ``proj``). Shapes: x (B * nW, N, C) with N = window_size^2, mask (nW, N, N) or None ->
+    (B * nW, N, C).
     """
 
     def __init__(
@@ -88,31 +85,21 @@ class WindowAttention(nn.Module):
         attn_drop: float = 0.0,
         proj_drop: float = 0.0,
     ) -> None:
-        super().__init__()
         dim = check_positive_int("WindowAttention", "dim", dim)
         num_heads = check_positive_int("WindowAttention", "num_heads", num_heads)
         window_size = check_positive_int("WindowAttention", "window_size", window_size)
         if dim % num_heads:
             raise ValueError(f"WindowAttention: dim {dim} is not divisible by num_heads {num_heads}")
+        # relative_position_bias_table ((2M-1)^2, heads), trunc-normal(.02), and the index buffer (N, N)
+        super().__init__(num_heads, window_size)
         self.dim = dim
-        self.num_heads = num_heads
         self.head_dim = dim // num_heads
         self.window_size = window_size
         self.scale = self.head_dim ** -0.5
-        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window_size - 1) ** 2, num_heads))
-        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
-        index = relative_position_index(window_size)  # (N, N)
-        self.register_buffer("relative_position_index", index, persistent=False)
         self.qkv = Linear(dim, dim * 3, bias=qkv_bias)
         self.attn_drop = attn_drop
         self.proj = Linear(dim, dim)
         self.proj_drop = Dropout(proj_drop)
-
-    def relative_position_bias(self) -> Tensor:
-        """B of Eq. 4: (num_heads, N, N) gathered from the table."""
-        n = self.window_size ** 2
-        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]  # (N*N, heads)
-        return bias.view(n, n, self.num_heads).permute(2, 0, 1)  # (heads, N, N)
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         n = self.window_size ** 2
