@@ -157,12 +157,23 @@ def _check_seq2seq_contract(name, model, inputs, logits):
     assert logits.shape == (*tgt.shape, model.tgt_vocab_size), (name, logits.shape)
 
 
+def _sequence_input(card, model) -> torch.Tensor:
+    """Real-valued sequences (2, T, F) with ``test_input_size = (T, F)``."""
+    return torch.randn(2, *(card.test_input_size or card.input_size))
+
+
+def _check_sequence_regression_contract(name, model, x, y):
+    """One output vector per input step: (B, T, F) -> (B, T, out_features)."""
+    assert y.shape == (*x.shape[:2], model.out_features), (name, y.shape)
+
+
 # task -> (make_input(card, model), check_contract(name, model, x, eval_output))
 TASKS = {
     "classification": (_image_input, _check_classifier_contract),
     "segmentation": (_image_input, _check_segmentation_contract),
     "causal-lm": (_token_input, _check_causal_lm_contract),
     "seq2seq": (_seq2seq_input, _check_seq2seq_contract),
+    "sequence-regression": (_sequence_input, _check_sequence_regression_contract),
 }
 
 
