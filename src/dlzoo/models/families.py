@@ -19,4 +19,3 @@ from . import (
 from .language import gpt2
 from .language import llama
 from .sequence import echo_state, rnn, seq2seq
-from .sequence import echo_state, rnn, seq2seq
