@@ -1,4 +1,4 @@
-"""``dlzoo bench norms|models|optim [...]``: each suite is ``dlzoo.bench.<suite>.main(argv) -> int``."""
+"""``dlzoo bench norms|models|optim|rmsnorm [...]``: each suite is ``dlzoo.bench.<suite>.main(argv)``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import importlib
 
 from ..errors import UsageError
 
-SUITES = ("norms", "models", "optim")
+SUITES = ("norms", "models", "optim", "rmsnorm")
 
 
 def main(argv: list[str]) -> int:
