@@ -1,6 +1,6 @@
 """dlzoo.nn: layers written from tensor ops, mirroring ``torch.nn`` names where torch has them."""
 
-from .activations import GELU, Hardsigmoid, Hardswish, LeakyReLU, ReLU, ReLU6, Sigmoid, SiLU, Tanh
+from .activations import GELU, GLU, Hardsigmoid, Hardswish, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid, SiLU, Tanh
 from .attention import (
     AdditiveAttention,
     Attention,
@@ -47,6 +47,7 @@ from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .regularization import Dropout, DropPath, drop_path, drop_path_rates
 from .rotary import RotaryEmbedding, apply_rotary_pos_emb, rotate_half
 from .squeeze_excite import CBAM, SqueezeExcite
+from .token_embedding import Embedding
 from .transformer import (
     Transformer,
     TransformerDecoder,
@@ -56,6 +57,9 @@ from .transformer import (
 )
 
 __all__ = [
+    "Embedding",
+    "GLU",
+    "Mish",
     "AdditiveAttention",
     "Transformer",
     "TransformerDecoder",

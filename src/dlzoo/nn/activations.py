@@ -13,6 +13,11 @@ paper's formula written from tensor ops:
 * Hardsigmoid / Hardswish (Howard et al., "Searching for MobileNetV3", 2019, arXiv:1905.02244):
   ``relu6(x + 3) / 6`` and ``x * relu6(x + 3) / 6``.
 * Sigmoid ``1 / (1 + exp(-x))`` and Tanh.
+* Mish (Misra, "Mish: A Self Regularized Non-Monotonic Activation Function", BMVC 2020, arXiv:1908.08681):
+  ``x * tanh(softplus(x))``, softplus written stably as ``max(x, 0) + log1p(exp(-|x|))``.
+* GLU (Dauphin, Fan, Auli, Grangier, "Language Modeling with Gated Convolutional Networks", ICML 2017,
+  arXiv:1612.08083, eq. 1): split the input in halves ``a, b`` along ``dim``, ``a * sigmoid(b)``; shape
+  ``(*, 2n, *)`` -> ``(*, n, *)`` (the only activation here that changes the shape).
 
 Shapes: any ``(*)`` -> same shape. Names (``act_layer="gelu"``) resolve through the one registry in
 :mod:`dlzoo.nn.create_act`.
@@ -38,6 +43,8 @@ __all__ = [
     "Hardsigmoid",
     "Sigmoid",
     "Tanh",
+    "Mish",
+    "GLU",
 ]
 
 
@@ -147,3 +154,33 @@ class Hardswish(_Act):
         if use_fused():
             return F.hardswish(x, inplace=self.inplace)
         return x * (x + 3.0).clamp(0.0, 6.0) / 6.0
+
+
+class Mish(_Act):
+    """``x * tanh(softplus(x))`` (mirrors ``torch.nn.Mish``)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if use_fused():
+            return F.mish(x, inplace=self.inplace)
+        softplus = x.clamp(min=0.0) + torch.log1p(torch.exp(-x.abs()))  # log(1 + e^x) without overflow
+        return x * torch.tanh(softplus)
+
+
+class GLU(nn.Module):
+    """Gated linear unit ``a * sigmoid(b)`` with ``a, b`` the halves of ``dim`` (mirrors ``torch.nn.GLU``)."""
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() == 0 or not -x.dim() <= self.dim < x.dim() or x.shape[self.dim] % 2:
+            raise ValueError(f"GLU: dim {self.dim} of the input must exist and have an even size, "
+                             f"got shape {list(x.shape)}")
+        if use_fused():
+            return F.glu(x, self.dim)
+        a, b = x.chunk(2, dim=self.dim)  # (*, n, *) each
+        return a * torch.sigmoid(b)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"

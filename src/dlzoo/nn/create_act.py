@@ -20,7 +20,7 @@ from typing import Any
 from torch import nn
 
 from ..registry import Registry
-from .activations import GELU, Hardsigmoid, Hardswish, LeakyReLU, ReLU, ReLU6, Sigmoid, SiLU, Tanh
+from .activations import GELU, GLU, Hardsigmoid, Hardswish, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid, SiLU, Tanh
 from .linear import Identity
 
 __all__ = ["ACTIVATIONS", "ActSpec", "get_act_layer", "create_act"]
@@ -45,6 +45,8 @@ for _name, _factory, _paper, _year, _arxiv in (
     ("sigmoid", Sigmoid, "", None, ""),
     ("tanh", Tanh, "", None, ""),
     ("identity", Identity, "", None, ""),
+    ("mish", Mish, "Mish: A Self Regularized Non-Monotonic Activation Function", 2019, "1908.08681"),
+    ("glu", GLU, "Language Modeling with Gated Convolutional Networks", 2016, "1612.08083"),
 ):
     ACTIVATIONS.add(_name, _factory, family="activation", paper=_paper, year=_year, arxiv=_arxiv)
 
