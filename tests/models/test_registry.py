@@ -167,6 +167,29 @@ def _check_sequence_regression_contract(name, model, x, y):
     assert y.shape == (*x.shape[:2], model.out_features), (name, y.shape)
 
 
+def _graph_input(card, model) -> tuple[torch.Tensor, ...]:
+    """Two random graphs of ``N`` nodes each (``test_input_size = (N, F)``): (x, edge_index, batch)."""
+    nodes, _ = card.test_input_size or card.input_size
+    g = torch.Generator().manual_seed(0)
+    edges = torch.randint(0, nodes, (2, 3 * nodes), generator=g)
+    edge_index = torch.cat([edges, edges + nodes], dim=1)  # graph 1 uses ids N..2N-1
+    batch = torch.arange(2).repeat_interleave(nodes)
+    return torch.randn(2 * nodes, model.in_channels, generator=g), edge_index, batch
+
+
+def _node_input(card, model) -> tuple[torch.Tensor, torch.Tensor]:
+    x, edge_index, _ = _graph_input(card, model)
+    return x, edge_index
+
+
+def _check_node_classification(name, model, inputs, logits):
+    assert logits.shape == (inputs[0].shape[0], model.num_classes), (name, logits.shape)
+
+
+def _check_graph_classification(name, model, inputs, logits):
+    assert logits.shape == (int(inputs[2].max()) + 1, model.num_classes), (name, logits.shape)
+
+
 # task -> (make_input(card, model), check_contract(name, model, x, eval_output))
 TASKS = {
     "classification": (_image_input, _check_classifier_contract),
@@ -174,6 +197,8 @@ TASKS = {
     "causal-lm": (_token_input, _check_causal_lm_contract),
     "seq2seq": (_seq2seq_input, _check_seq2seq_contract),
     "sequence-regression": (_sequence_input, _check_sequence_regression_contract),
+    "node-classification": (_node_input, _check_node_classification),
+    "graph-classification": (_graph_input, _check_graph_classification),
 }
 
 

@@ -16,6 +16,7 @@ from . import (
     vgg,
     vit,
 )
+from .graph import diffpool, gnn
 from .language import gpt2
 from .language import llama
 from .sequence import echo_state, rnn, seq2seq

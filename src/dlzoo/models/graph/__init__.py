@@ -1,0 +1,1 @@
+"""Graph neural networks: node classifiers (GCN, GraphSAGE) and graph classifiers (GIN, DiffPool)."""
