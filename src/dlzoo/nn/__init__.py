@@ -4,6 +4,7 @@ from .activations import GELU, GLU, Hardsigmoid, Hardswish, LeakyReLU, Mish, ReL
 from .attention import (
     AdditiveAttention,
     Attention,
+    DotProductAttention,
     GroupedQueryAttention,
     KVCache,
     MultiheadAttention,
@@ -156,5 +157,6 @@ __all__ = [
     "Tanh",
     "use_fused",
     "WindowAttention",
+    "DotProductAttention",
     "RelativePositionBias2d",
 ]

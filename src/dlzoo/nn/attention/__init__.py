@@ -1,5 +1,6 @@
 """The attention family: one implementation per variant, shared by every model.
 
+* :mod:`.dot_product` -- ``DotProductAttention``, (scaled) dot-product attention without projections.
 * :mod:`.multihead` -- scaled dot-product attention, ``MultiheadAttention`` (torch mirror), ViT ``Attention``.
 * :mod:`.window` -- Swin's shifted-window attention with its relative position bias.
 * :mod:`.relative_position` -- ``RelativePositionBias2d``, Swin's learned 2-D relative position bias.
@@ -9,6 +10,7 @@
 """
 
 from .additive import AdditiveAttention
+from .dot_product import DotProductAttention, valid_lens_mask
 from .gqa import GroupedQueryAttention, causal_mask
 from .kv_cache import KVCache
 from .multihead import (
@@ -23,6 +25,8 @@ from .window import WindowAttention, shifted_window_mask, window_partition, wind
 
 __all__ = [
     "AdditiveAttention",
+    "DotProductAttention",
+    "valid_lens_mask",
     "GroupedQueryAttention",
     "causal_mask",
     "KVCache",
