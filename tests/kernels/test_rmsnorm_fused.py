@@ -115,6 +115,30 @@ def test_gradcheck_float64(weight):
     assert torch.autograd.gradcheck(krms.RMSNormFunction.apply, args, eps=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("weight", [True, False], ids=["weight", "no_weight"])
+def test_double_backward_float64(weight):
+    """create_graph=True: the backward differentiates the equation, so gradgradcheck holds."""
+    x, w = _inputs((4, 6), (6,), weight, dtype=torch.float64, scale=1.0)
+    args = (x, w, 1e-6)
+    assert torch.autograd.gradgradcheck(krms.RMSNormFunction.apply, args, eps=1e-6, atol=1e-7)
+
+
+def test_torch_func_transforms_use_torch_op():
+    """torch.func.grad / vmap cannot trace the ctypes kernel: under them rms_norm runs F.rms_norm, with the
+    same gradient as autograd through the native kernel."""
+    x, w = _inputs((3, 8), (8,), dtype=torch.float64)
+    layer = RMSNorm(8, dtype=torch.float64)
+
+    def loss(weight, inp):
+        return (torch.func.functional_call(layer, {"weight": weight}, (inp,)) ** 3).sum()
+
+    got = torch.func.grad(loss)(w.detach(), x.detach())
+    (want,) = torch.autograd.grad(loss(w, x), w)
+    torch.testing.assert_close(got, want, atol=1e-12, rtol=1e-12)
+    batched = torch.vmap(lambda inp: krms.rms_norm(inp, (8,), w.detach()))(x.detach())
+    torch.testing.assert_close(batched, F.rms_norm(x.detach(), (8,), w.detach()), atol=1e-13, rtol=1e-13)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_module_default_path_is_native_and_equals_reference_mode(dtype):
     """nn.RMSNorm: the default (fused) path runs the native kernel and equals the explicit math."""

@@ -24,7 +24,7 @@ Backends (:func:`rms_norm`): ``"auto"`` (the default) picks one by device and dt
   a compiler, or if the build fails, one warning and ``"torch"`` is used. Forced on anything else, it runs
   ``"torch"``.
 * ``"torch"`` — ``torch.nn.functional.rms_norm`` (CUDA, float16, other devices; also inside an outer
-  ``torch.compile``, so the outer graph fuses it itself).
+  ``torch.compile``, so the outer graph fuses it itself, and under ``torch.func`` transforms).
 * ``"reference"`` — :func:`rms_norm_reference`, the equation in plain tensor ops (autograd differentiates it).
 """
 
@@ -38,7 +38,6 @@ from collections.abc import Iterator, Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from . import rmsnorm_cpu
 
@@ -99,40 +98,49 @@ class RMSNormFunction(torch.autograd.Function):
     """Native RMSNorm on an (N, C) tensor: ``RMSNormFunction.apply(x2, weight_c, eps)``.
 
     ``weight_c`` is the (C,) weight or None; the (N, C) <-> input-shape reshapes happen outside, so the
-    output is not a view created inside the Function (in-place ops on it stay legal).
+    output is not a view created inside the Function (in-place ops on it stay legal). Backward runs the
+    native kernel; under ``create_graph=True`` (double backward) it differentiates
+    :func:`rms_norm_reference` instead, so higher-order gradients stay available.
     """
 
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor | None, eps: float) -> Tensor:
-        x = x.contiguous()
-        y, rstd = rmsnorm_cpu.rms_norm_forward(x, weight, eps)
+        y, rstd = rmsnorm_cpu.rms_norm_forward(x.contiguous(), weight, eps)
         ctx.save_for_backward(x, weight, rstd)
+        ctx.eps = eps
         return y
 
     @staticmethod
-    @once_differentiable  # double backward: use dlzoo.reference_mode() (plain autograd math)
     def backward(ctx, dy: Tensor):
         x, weight, rstd = ctx.saved_tensors
-        dy = dy.to(x.dtype).contiguous()
         need_dw = weight is not None and ctx.needs_input_grad[1]
-        dx, dweight = rmsnorm_cpu.rms_norm_backward(dy, x, weight, rstd, need_dweight=need_dw)
+        if torch.is_grad_enabled():  # create_graph=True: a differentiable backward from the equation
+            inputs = [x] + ([weight] if need_dw else [])
+            with torch.enable_grad():
+                y = rms_norm_reference(x, (x.shape[-1],), weight, ctx.eps)
+            grads = torch.autograd.grad(y, inputs, dy, create_graph=True)
+            return grads[0], grads[1] if need_dw else None, None
+        dx, dweight = rmsnorm_cpu.rms_norm_backward(dy.to(x.dtype).contiguous(), x.contiguous(), weight, rstd,
+                                                    need_dweight=need_dw)
         return dx, dweight.to(weight.dtype) if dweight is not None else None, None
 
 
 def _native_ok(x: Tensor, weight: Tensor | None) -> bool:
+    if torch.compiler.is_compiling() or torch._C._are_functorch_transforms_active():
+        return False  # the outer graph / torch.func transform needs torch's op (it cannot see a ctypes call)
     return (x.device.type == "cpu" and x.dtype in rmsnorm_cpu.DTYPES
             and (weight is None or (weight.device.type == "cpu" and weight.dtype in rmsnorm_cpu.DTYPES))
             and rmsnorm_cpu.available())
 
 
 def select_rmsnorm_backend(x: Tensor, weight: Tensor | None = None) -> str:
-    """The backend :func:`rms_norm` would use for ``x`` and ``weight`` (``"torch"`` inside torch.compile)."""
-    if torch.compiler.is_compiling():
+    """The backend :func:`rms_norm` would use for ``x`` and ``weight`` (``"torch"`` inside torch.compile and
+    torch.func transforms)."""
+    if torch.compiler.is_compiling() or torch._C._are_functorch_transforms_active():
         return "torch"
-    if _backend != "auto":
-        name = _checked(_backend, "DLZOO_RMSNORM_BACKEND / set_rmsnorm_backend")
-        return "torch" if name == "native" and not _native_ok(x, weight) else name
-    return "native" if _native_ok(x, weight) else "torch"
+    name = _checked(_backend, "DLZOO_RMSNORM_BACKEND / set_rmsnorm_backend")
+    name = "native" if name == "auto" else name
+    return "torch" if name == "native" and not _native_ok(x, weight) else name
 
 
 def rms_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
