@@ -9,6 +9,7 @@ from .attention import (
     KVCache,
     MultiheadAttention,
     RelativePositionBias2d,
+    SparseMultiheadAttention,
     WindowAttention,
     attention_weights,
     scaled_dot_product_attention,
@@ -158,5 +159,6 @@ __all__ = [
     "use_fused",
     "WindowAttention",
     "DotProductAttention",
+    "SparseMultiheadAttention",
     "RelativePositionBias2d",
 ]

@@ -4,6 +4,8 @@
 * :mod:`.multihead` -- scaled dot-product attention, ``MultiheadAttention`` (torch mirror), ViT ``Attention``.
 * :mod:`.window` -- Swin's shifted-window attention with its relative position bias.
 * :mod:`.relative_position` -- ``RelativePositionBias2d``, Swin's learned 2-D relative position bias.
+* :mod:`.sparse` -- ``SparseMultiheadAttention`` under the Sparse Transformer's factorised patterns
+  (:mod:`.sparse_patterns`: local, strided, fixed, diagonal/column blocks, sliding window).
 * :mod:`.gqa` -- causal grouped-query self-attention (MHA / GQA / MQA, RoPE, sliding window);
   :mod:`.kv_cache` -- its preallocated key/value cache.
 * :mod:`.additive` -- Bahdanau's additive attention ``v^T tanh(W_q s + W_k h)``.
@@ -21,6 +23,16 @@ from .multihead import (
     scaled_dot_product_attention,
 )
 from .relative_position import RelativePositionBias2d, relative_position_index
+from .sparse import SparseMultiheadAttention
+from .sparse_patterns import (
+    column_block_pattern,
+    diagonal_block_pattern,
+    fixed_pattern,
+    local_pattern,
+    pattern_components,
+    sliding_window_causal_mask,
+    strided_pattern,
+)
 from .window import WindowAttention, shifted_window_mask, window_partition, window_reverse
 
 __all__ = [
@@ -36,6 +48,14 @@ __all__ = [
     "MultiheadAttention",
     "Attention",
     "WindowAttention",
+    "SparseMultiheadAttention",
+    "local_pattern",
+    "strided_pattern",
+    "fixed_pattern",
+    "diagonal_block_pattern",
+    "column_block_pattern",
+    "sliding_window_causal_mask",
+    "pattern_components",
     "RelativePositionBias2d",
     "relative_position_index",
     "shifted_window_mask",
