@@ -19,4 +19,4 @@ from . import (
 from .graph import diffpool, gnn
 from .language import gpt2
 from .language import llama
-from .sequence import echo_state, rnn, seq2seq
+from .sequence import echo_state, rnn, seq2seq, transformer
