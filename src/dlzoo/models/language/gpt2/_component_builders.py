@@ -95,7 +95,7 @@ def gpt(
         norm_layer: every norm (``ln_1``, ``ln_2``, ``ln_f``): ``"layernorm"`` (GPT-2), ``"rmsnorm"``,
             ``"dyt"``, a class or a partial; ``norm_eps`` goes to LayerNorm / RMSNorm.
         embd_dropout, attn_dropout, resid_dropout: HF's ``embd_pdrop``, ``attn_pdrop``, ``resid_pdrop``;
-            ``dropout`` sets all three at once.
+            ``dropout``, when given, sets all three at once (and wins over them).
         sliding_window, sliding_window_layers: GPT-3's banded layers (module docstring).
         tie_word_embeddings: output head tied to ``wte``.
         init_std: GPT-2's ``initializer_range``.

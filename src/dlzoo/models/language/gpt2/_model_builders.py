@@ -20,7 +20,7 @@ _GPT2_PAPER = dict(family="gpt2", paper="Language Models are Unsupervised Multit
                                 "num_heads": 4})
 _HF_COUNT = "transformers GPT2Config (tied head), REFERENCES.md"
 # GPT2Config's defaults: dropouts 0.1, LayerNorm eps 1e-5, gelu_new, initializer_range 0.02
-_GPT2 = dict(vocab_size=50257, max_seq_len=1024, dropout=0.1)
+_GPT2 = dict(vocab_size=50257, max_seq_len=1024, embd_dropout=0.1, attn_dropout=0.1, resid_dropout=0.1)
 
 
 def _build(numbers: dict[str, Any], overrides: dict[str, Any]) -> GPT:
@@ -65,7 +65,7 @@ def gpt3_small(**kwargs: Any) -> GPT:
     attention layers. The paper does not give the band width; 256 is our choice (an eighth of the
     context)."""
     return _build(dict(vocab_size=50257, max_seq_len=2048, embed_dim=768, num_layers=12, num_heads=12,
-                       sliding_window=256, dropout=0.0), kwargs)
+                       sliding_window=256), kwargs)
 
 
 @register_model(family="gpt2", paper="Language Models are Unsupervised Multitask Learners", year=2019,
@@ -75,5 +75,4 @@ def gpt3_small(**kwargs: Any) -> GPT:
 def gpt_tiny(**kwargs: Any) -> GPT:
     """A GPT-2-shaped model that trains on a laptop CPU in minutes: d 128, 4 layers, 4 heads, context 256,
     vocabulary 512 (set ``vocab_size`` to the tokenizer's)."""
-    return _build(dict(vocab_size=512, max_seq_len=256, embed_dim=128, num_layers=4, num_heads=4,
-                       dropout=0.0), kwargs)
+    return _build(dict(vocab_size=512, max_seq_len=256, embed_dim=128, num_layers=4, num_heads=4), kwargs)
