@@ -19,6 +19,7 @@ from .classifier import ClassifierHead, GlobalPool, create_fc
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .convert import NormConversionReport, convert_norm
 from .create_act import ACTIVATIONS, create_act, get_act_layer
+from .create_attn import ATTENTIONS, create_attn, get_attn
 from .derf import Derf
 from .dyt import DyT
 from .embedding import ConvStem, PatchEmbed
@@ -82,6 +83,9 @@ __all__ = [
     "RNN",
     "RNNCell",
     "ACTIVATIONS",
+    "ATTENTIONS",
+    "create_attn",
+    "get_attn",
     "ClassifierHead",
     "create_act",
     "create_fc",
