@@ -18,6 +18,7 @@ from ....nn.channel_affine import check_positive_int
 from ....nn.create_act import ActSpec
 from ....nn.factory import NormSpec, get_norm_layer
 from ....nn.ffn import Mlp
+from ....nn.token_embedding import Embedding
 from .model import GPT, GPTBlock
 
 __all__ = ["gpt", "gpt_block", "gpt_decoder", "gpt_attention", "gpt_mlp", "layer_windows"]
@@ -47,8 +48,8 @@ def gpt_decoder(blocks: Sequence[GPTBlock], vocab_size: int, max_seq_len: int, l
                 init_std: float | None = 0.02) -> GPT:
     """The language model around ``blocks``: token + learned position embeddings, final norm, tied head."""
     embed_dim = blocks[0].attn.embed_dim
-    wte = nn.Embedding(vocab_size, embed_dim)
-    wpe = nn.Embedding(max_seq_len, embed_dim)
+    wte = Embedding(vocab_size, embed_dim)
+    wpe = Embedding(max_seq_len, embed_dim)
     return GPT(wte, wpe, blocks, ln_f, embd_dropout=embd_dropout, tie_word_embeddings=tie_word_embeddings,
                init_std=init_std)
 

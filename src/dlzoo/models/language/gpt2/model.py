@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from ....nn.attention import GroupedQueryAttention, KVCache
 from ....nn.linear import Linear
 from ....nn.regularization import Dropout
+from ....nn.token_embedding import Embedding
 from ..generation import GenerationMixin, check_token_ids
 
 __all__ = ["GPT", "GPTBlock"]
@@ -66,7 +67,7 @@ class GPT(GenerationMixin, nn.Module):
         init_std: std of GPT-2's normal init (``initializer_range``); None keeps the parts' own init.
     """
 
-    def __init__(self, wte: nn.Embedding, wpe: nn.Embedding, blocks: Sequence[GPTBlock], ln_f: nn.Module,
+    def __init__(self, wte: Embedding, wpe: Embedding, blocks: Sequence[GPTBlock], ln_f: nn.Module,
                  embd_dropout: float = 0.0, tie_word_embeddings: bool = True,
                  init_std: float | None = 0.02) -> None:
         super().__init__()
@@ -97,7 +98,7 @@ class GPT(GenerationMixin, nn.Module):
                 nn.init.normal_(module.weight, mean=0.0, std=std)
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.Embedding):
+            elif isinstance(module, (Embedding, nn.Embedding)):
                 nn.init.normal_(module.weight, mean=0.0, std=std)
         for block in self.h:
             for proj in (block.attn.o_proj, getattr(block.mlp, "fc2", None)):
