@@ -27,6 +27,7 @@ def test_bench_rmsnorm_quick_run_writes_results(tmp_path):
     assert {r["threads"] for r in rows} == {1, 2} and data["meta"]["threads"] == "1,2"
     for r in rows:
         assert r["us"] > 0 and r["gb_per_s"] > 0
+        assert (r["cpu_us"] is None) == (r["threads"] != 1) and (r["cpu_us"] is None or r["cpu_us"] >= 0)
         if r["candidate"] == "torch LayerNorm":
             assert r["vs_torch_layernorm"] == 1.0
         if r["candidate"] == "torch RMSNorm":

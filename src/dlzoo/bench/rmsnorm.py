@@ -11,10 +11,11 @@ Candidates per shape (same input; float32 by default, ``--dtypes float32,bfloat1
 Times are medians of interleaved rounds (:func:`dlzoo.bench.timing.time_interleaved`): every candidate runs
 once per round, so load drifts on this shared machine hit all alike. Reported: microseconds, effective GB/s
 (ideal traffic: forward 2N elements, forward+backward 5N), and ours / torch LayerNorm and ours / torch
-RMSNorm, measured in the same run. Before timing, dlzoo's output and gradients (x, weight) are compared with
-torch RMSNorm's (max error, relative to the gradient's magnitude for the weight, recorded). ``--threads 1,2``
-runs every shape once per thread count. The Markdown ends with the target: dlzoo RMSNorm forward+backward
-<= torch LayerNorm at each shape.
+RMSNorm, measured in the same run; in 1-thread runs also the median CPU time of the thread per call
+(``time.thread_time``: time spent descheduled by other processes does not count) and its ratio. Before
+timing, dlzoo's output and gradients (x, weight) are compared with torch RMSNorm's (max error recorded,
+relative to the gradient's magnitude for the gradients). ``--threads 1,2`` runs every shape once per thread
+count. The Markdown ends with the target: dlzoo RMSNorm forward+backward <= torch LayerNorm at each shape.
 
     dlzoo bench rmsnorm [--shapes 8x512x1024,64x197x384] [--dtypes float32,bfloat16] [--rounds N]
                         [--threads 1,2] [--no-malloc-trim] [--out benchmarks/results] [--suffix S]
@@ -26,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -122,6 +124,16 @@ def _runner(module: nn.Module, x: torch.Tensor, grad: torch.Tensor | None) -> Ca
     return forward_backward
 
 
+def _cpu_timed(fn: Callable[[], object], samples: list[float]) -> Callable[[], object]:
+    """fn, also appending each call's CPU time of the calling thread (``time.thread_time``) to samples."""
+    def timed() -> object:
+        start = time.thread_time()
+        out = fn()
+        samples.append(time.thread_time() - start)
+        return out
+    return timed
+
+
 def run_shape(shape: tuple[int, ...], dtype: torch.dtype, rounds: int) -> list[dict[str, Any]]:
     """Rows (one per mode and candidate) for one input shape and dtype on the CPU."""
     from ..kernels import select_rmsnorm_backend
@@ -140,8 +152,12 @@ def run_shape(shape: tuple[int, ...], dtype: torch.dtype, rounds: int) -> list[d
         grad = torch.randn_like(x) if mode != "forward" else None
         cands: dict[str, Callable[[], object]] = {"copy": (lambda xx=x: xx.clone())}
         cands.update({name: _runner(m, xg, grad) for name, m in mods.items()})
+        cpu: dict[str, list[float]] = {name: [] for name in cands}
+        cands = {name: _cpu_timed(fn, cpu[name]) for name, fn in cands.items()}
         times = time_interleaved(cands, rounds=rounds, inner=inner, warmup=2)
+        cpu_times = {name: statistics.median(v[2:2 + rounds * inner]) for name, v in cpu.items()}
         faults = _faults_per_call(cands)
+        one_thread = torch.get_num_threads() == 1
         for name, sec in times.items():
             ours = name == "dlzoo RMSNorm"
             rows.append({
@@ -151,6 +167,10 @@ def run_shape(shape: tuple[int, ...], dtype: torch.dtype, rounds: int) -> list[d
                 "vs_torch_layernorm": sec / times["torch LayerNorm"],
                 "vs_torch_rmsnorm": sec / times["torch RMSNorm"], "vs_copy": sec / times["copy"],
                 "threads": torch.get_num_threads(), "faults_per_call": faults.get(name),
+                # CPU time of this (the only) thread: robust to being descheduled on a loaded machine
+                "cpu_us": cpu_times[name] * 1e6 if one_thread else None,
+                "cpu_vs_torch_layernorm": cpu_times[name] / cpu_times["torch LayerNorm"] if one_thread
+                else None,
                 "backend": backend if ours else None, "max_err": max_err if ours else None,
             })
     return rows
@@ -165,28 +185,35 @@ def _markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"average {meta.get('loadavg', '?')} at start, {meta['seconds']} s. Medians of interleaved rounds; "
         "ratios are against torch LayerNorm / torch RMSNorm / x.clone() measured in the same run. GB/s "
         "counts ideal traffic (fwd 2N, fwd+bwd 5N elements). max err: dlzoo vs torch RMSNorm (output abs, "
-        "gradients relative). The machine is shared: absolute times are noisy, same-run ratios less so.",
+        "gradients relative). The machine is shared: absolute times are noisy, same-run ratios less so. "
+        "cpu us (1-thread rows only): median CPU time of the thread per call (time.thread_time), which "
+        "time spent descheduled by other processes does not inflate; cpu vs LN is its ratio.",
         "",
         "| shape | threads | dtype | mode | candidate | us | GB/s | vs torch LN | vs torch RMSNorm | vs copy "
-        "| faults/call | note |",
-        "|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "| cpu us | cpu vs LN | faults/call | note |",
+        "|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         note = f"backend={r['backend']}, max err {r['max_err']:.1e}" if r["backend"] else ""
         faults = "" if r.get("faults_per_call") is None else f"{r['faults_per_call']:.0f}"
+        cpu_us = "" if r["cpu_us"] is None else f"{r['cpu_us']:.0f}"
+        cpu_ratio = "" if r["cpu_vs_torch_layernorm"] is None else f"{r['cpu_vs_torch_layernorm']:.2f}"
         lines.append(
             f"| {'x'.join(map(str, r['shape']))} | {r['threads']} | {r['dtype']} | {r['mode']} | "
             f"{r['candidate']} | {r['us']:.0f} | {r['gb_per_s']:.1f} | {r['vs_torch_layernorm']:.2f} | "
-            f"{r['vs_torch_rmsnorm']:.2f} | {r['vs_copy']:.2f} | {faults} | {note} |")
+            f"{r['vs_torch_rmsnorm']:.2f} | {r['vs_copy']:.2f} | {cpu_us} | {cpu_ratio} | {faults} | "
+            f"{note} |")
     lines += ["", "Target (float32, CPU): dlzoo RMSNorm forward+backward <= 1.0x torch LayerNorm.", ""]
     for r in rows:
         if r["candidate"] == "dlzoo RMSNorm":
             ratio = r["vs_torch_layernorm"]
             met = "" if r["mode"] == "forward" or r["dtype"] != "float32" else \
                 f" ({'met' if ratio <= 1.0 else 'NOT met'})"
+            cpu = "" if r["cpu_vs_torch_layernorm"] is None else \
+                f" [CPU time {r['cpu_vs_torch_layernorm']:.2f}x torch LayerNorm]"
             lines.append(f"- {'x'.join(map(str, r['shape']))} {r['dtype']}, {r['threads']} thread(s), "
                          f"{r['mode']}: {ratio:.2f}x torch LayerNorm{met}, {r['vs_torch_rmsnorm']:.2f}x "
-                         f"torch RMSNorm ({r['backend']})")
+                         f"torch RMSNorm ({r['backend']}){cpu}")
     return "\n".join(lines) + "\n"
 
 
