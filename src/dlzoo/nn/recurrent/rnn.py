@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..mode import use_fused
 from ..regularization import Dropout
@@ -240,11 +240,12 @@ class _RNNBase(nn.Module):
             packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
             sorted_states = [s.index_select(1, packed.sorted_indices) for s in states]
             data, *finals = self._fused(packed.data, sorted_states, packed.batch_sizes)
-            out = pad_packed(data, packed.batch_sizes).index_select(
-                1, packed.unsorted_indices
-            )  # (max len, N, *)
-            if out.shape[0] < x.shape[0]:  # zeros up to the padded length T
-                out = torch.cat([out, out.new_zeros(x.shape[0] - out.shape[0], *out.shape[1:])])
+            packed_out = PackedSequence(
+                data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
+            )
+            out = pad_packed_sequence(packed_out, total_length=x.shape[0])[
+                0
+            ]  # (T, N, D * H_out), caller's order
             finals = [f.index_select(1, packed.unsorted_indices) for f in finals]
         elif use_fused():
             out, *finals = self._fused(x, states)
