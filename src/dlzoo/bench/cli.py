@@ -1,4 +1,4 @@
-"""``dlzoo bench norms|models|optim|rmsnorm [...]``: each suite is ``dlzoo.bench.<suite>.main(argv)``."""
+"""``dlzoo bench norms|models|optim|rmsnorm|rnn [...]``: each suite is ``dlzoo.bench.<suite>.main(argv)``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import importlib
 
 from ..errors import UsageError
 
-SUITES = ("norms", "models", "optim", "rmsnorm")
+SUITES = ("norms", "models", "optim", "rmsnorm", "rnn")
 
 
 def main(argv: list[str]) -> int:
