@@ -19,6 +19,15 @@ DT = torch.float64
 B, TQ, TK, DQ, DK, A, DV = 2, 3, 4, 5, 6, 7, 3
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny ops on a shared 2-core machine: one thread is much faster than two contending ones."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _module(bias=False):
     torch.manual_seed(0)
     return AdditiveAttention(DQ, DK, A, bias=bias).to(DT)

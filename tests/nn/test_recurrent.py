@@ -30,6 +30,15 @@ MODES = {
 GRID = list(itertools.product((1, 2), (False, True), (False, True), (False, True), (False, True)))
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny ops on a shared 2-core machine: one thread is much faster than two contending ones."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _pair(mode: str, **kw):
     ours_cls, ref_cls, extra = MODES[mode]
     torch.manual_seed(0)
