@@ -47,6 +47,7 @@ COLUMNS = [
     ("ours / torch", "ratio", "{:.3f}"),
     ("ours reference loop (ms)", "reference_ms", "{:.2f}"),
     ("loop / torch", "reference_ratio", "{:.1f}"),
+    ("same output", "same_output", "{}"),
 ]
 
 
@@ -91,6 +92,14 @@ def bench_one(config: tuple, rounds: int, inner: int) -> dict[str, Any]:
         "ours": _work(ours, x, lengths, ours=True),
         "reference": _work(ours, x, lengths, ours=True, loop=True),
     }
+    with torch.no_grad():  # the candidates compute the same thing: padded outputs equal torch's
+        mine = ours(x, lengths=lengths)[0]
+        if lengths is None:
+            theirs = ref(x)[0]
+        else:
+            packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            theirs = pad_packed_sequence(ref(packed)[0], batch_first=True, total_length=t)[0]
+    same = bool(torch.allclose(mine, theirs, rtol=1e-4, atol=1e-5))
     times = time_interleaved(candidates, rounds=rounds, inner=inner, warmup=2)
     return {
         "config": name,
@@ -107,6 +116,7 @@ def bench_one(config: tuple, rounds: int, inner: int) -> dict[str, Any]:
         "reference_ms": times["reference"] * 1e3,
         "ratio": times["ours"] / times["torch"],
         "reference_ratio": times["reference"] / times["torch"],
+        "same_output": same,
     }
 
 
