@@ -361,3 +361,18 @@ def test_seq2seq_bad_input(name):
         model.generate(torch.zeros(1, 3, dtype=torch.long), 3, bos_token_id=1, num_beams=0)
     with pytest.raises(ValueError, match=r"every length must be in \[1, 3\]"):
         model(torch.zeros(1, 3, dtype=torch.long), torch.zeros(1, 2, dtype=torch.long), src_lengths=[4])
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_classifier_lengths_equal_torch_packed_final_states(cell):
+    torch.manual_seed(0)
+    model = dlzoo.create_model(f"{cell}_classifier", hidden_size=5, num_layers=2, bidirectional=True).to(DT)
+    ref_rnn = CELLS[cell](8, 5, num_layers=2, batch_first=True, bidirectional=True).to(DT)
+    ref_rnn.load_state_dict(_strip(model.state_dict(), "rnn."), strict=True)
+    x, lengths = torch.randn(3, 8, 8, dtype=DT), torch.tensor([3, 8, 5])
+    _, h_n = ref_rnn(nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+    h_n = h_n[0] if cell == "lstm" else h_n
+    expected = model.fc(torch.cat([h_n[-2], h_n[-1]], -1))
+    torch.testing.assert_close(model(x, lengths=lengths), expected, rtol=1e-10, atol=1e-12)
+    for n, length in enumerate(lengths.tolist()):  # and each sequence alone, cut at its length
+        torch.testing.assert_close(model(x[n : n + 1], lengths=[length]), model(x[n : n + 1, :length]))

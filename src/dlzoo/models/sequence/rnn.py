@@ -7,7 +7,8 @@
 * :class:`RNNClassifier`: input ``(B, T, F)`` (the digits read as 8 rows of 8 pixels) -> recurrent outputs
   ``(B, T, D * H)`` (``forward_features``) -> the last step of the forward direction concatenated with the
   first step of the reverse one (each direction's final state; ``(B, D * H)`` = ``num_features``) ->
-  dropout -> ``Linear`` (``forward_head``).
+  dropout -> ``Linear`` (``forward_head``). ``model(x, lengths=...)`` classifies a padded batch: the
+  RNN runs with ``lengths=`` and the forward direction is read at each sequence's last valid step.
 * :class:`RNNLM` (Mikolov et al., "Recurrent neural network based language model", Interspeech 2010):
   ids ``(B, T)`` -> embedding -> RNN -> dropout -> ``Linear`` head (optionally tied to the embedding, Press &
   Wolf, "Using the Output Embedding to Improve Language Models", EACL 2017, arXiv:1608.05859) -> logits
@@ -89,21 +90,31 @@ class RNNClassifier(ClassifierMixin, nn.Module):
         self.head_drop = Dropout(drop_rate)
         self.fc = create_fc(self.num_features, num_classes)
 
-    def forward_features(self, x: Tensor) -> Tensor:
-        """``(B, T, F) -> (B, T, D * H)``: the top layer's outputs at every step."""
+    def forward_features(self, x: Tensor, lengths=None) -> Tensor:
+        """``(B, T, F) -> (B, T, D * H)``: the top layer's outputs at every step (zero past ``lengths``)."""
         if x.dim() != 3 or x.shape[-1] != self.in_features:
             raise ValueError(
                 f"RNNClassifier: expected input (B, T, {self.in_features}), got {tuple(x.shape)}"
             )
-        return self.rnn(x)[0]
+        return self.rnn(x, lengths=lengths)[0]
 
-    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+    def forward_head(self, x: Tensor, pre_logits: bool = False, lengths=None) -> Tensor:
+        """Pool the final state of each direction (the forward one at step ``lengths - 1``, default the last
+        step), then the logits layer."""
         h = self.hidden_size
-        pooled = x[:, -1, :h]  # (B, H): forward direction's final state
+        if lengths is None:
+            pooled = x[:, -1, :h]  # (B, H): forward direction's final state
+        else:
+            last = torch.as_tensor(lengths, device=x.device).long() - 1  # (B,)
+            pooled = x[torch.arange(x.shape[0], device=x.device), last, :h]  # (B, H) at each last valid step
         if self.bidirectional:
             pooled = torch.cat([pooled, x[:, 0, h:]], dim=-1)  # (B, 2H): + reverse direction's final state
         pooled = self.head_drop(pooled)
         return pooled if pre_logits else self.fc(pooled)
+
+    def forward(self, x: Tensor, lengths=None) -> Tensor:
+        """``(B, T, F) -> (B, num_classes)``; ``lengths`` (one int per sequence) for padded batches."""
+        return self.forward_head(self.forward_features(x, lengths), lengths=lengths)
 
 
 class RecurrentCache:
