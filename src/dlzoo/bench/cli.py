@@ -6,7 +6,7 @@ import importlib
 
 from ..errors import UsageError
 
-SUITES = ("norms", "models", "optim", "rmsnorm", "rnn")
+SUITES = ("norms", "models", "optim", "rmsnorm", "rnn", "lm")
 
 
 def main(argv: list[str]) -> int:
