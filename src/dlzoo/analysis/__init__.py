@@ -1,5 +1,8 @@
-"""dlzoo.analysis: norm-layer S-curves, calibration, activation statistics of trained models."""
+"""dlzoo.analysis: S-curves, weight spectra, calibration, activation statistics of trained models."""
 
+from .powerlaw_fit import PowerLawFit, fit_power_law
 from .scurve import NormIO, collect_norm_io, find_norm_layers, norm_layer_types, remove_affine, tail_stats
+from .weight_spectra import LayerSpectrum, weight_spectra
 
-__all__ = ["NormIO", "collect_norm_io", "find_norm_layers", "norm_layer_types", "remove_affine", "tail_stats"]
+__all__ = ["NormIO", "collect_norm_io", "find_norm_layers", "norm_layer_types", "remove_affine", "tail_stats",
+           "LayerSpectrum", "weight_spectra", "PowerLawFit", "fit_power_law"]
