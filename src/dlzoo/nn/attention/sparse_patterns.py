@@ -118,8 +118,11 @@ def fixed_pattern(seq_len: int, stride: int, summary: int = 1, causal: bool = Tr
 
 def sliding_window_causal_mask(seq_len: int, window: int, device: Device = None) -> Tensor:
     """Causal sliding window (Mistral, arXiv:2310.06825; GPT-3's banded layers): query i sees keys
-    i - window < j <= i. The causal :func:`local_pattern`."""
-    return local_pattern(seq_len, window, causal=True, device=device)
+    i - window < j <= i (the causal :func:`local_pattern`). It is :func:`.gqa.causal_mask`,
+    the one implementation GroupedQueryAttention uses (it also offsets the rows for cached keys)."""
+    from .gqa import causal_mask
+
+    return causal_mask(seq_len, seq_len, window, device)
 
 
 def _dense(seq_len: int, causal: bool, device: Device) -> Tensor:
