@@ -376,3 +376,25 @@ def test_classifier_lengths_equal_torch_packed_final_states(cell):
     torch.testing.assert_close(model(x, lengths=lengths), expected, rtol=1e-10, atol=1e-12)
     for n, length in enumerate(lengths.tolist()):  # and each sequence alone, cut at its length
         torch.testing.assert_close(model(x[n : n + 1], lengths=[length]), model(x[n : n + 1, :length]))
+
+
+@pytest.mark.slow
+def test_lstm_classifier_learns_digits_read_row_by_row():
+    from dlzoo.data.digits import digits
+
+    splits = digits()
+    x, y = splits.train.x, splits.train.y
+    x, y = x[:, 0], y  # (N, 1, 8, 8) -> (N, 8 rows, 8 pixels)
+    torch.manual_seed(0)
+    model = dlzoo.create_model("lstm_classifier")
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(6):
+        for idx in torch.randperm(len(x)).split(64):
+            loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    vx, vy = splits.val.x, splits.val.y
+    with torch.no_grad():
+        acc = (model.eval()(vx[:, 0]).argmax(-1) == vy).float().mean().item()
+    assert acc > 0.9, acc
