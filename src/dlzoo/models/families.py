@@ -11,6 +11,7 @@ from . import (
     mobilenetv4,
     nin,
     resnet,
+    simple_cnn,
     swin,
     unet3d,
     vgg,
@@ -20,3 +21,4 @@ from .graph import diffpool, gnn
 from .language import gpt2
 from .language import llama
 from .sequence import echo_state, rnn, seq2seq, transformer
+from .shallow import least_squares, logistic, perceptron, svm
