@@ -190,6 +190,17 @@ def _check_graph_classification(name, model, inputs, logits):
     assert logits.shape == (int(inputs[2].max()) + 1, model.num_classes), (name, logits.shape)
 
 
+def _tabular_input(card, model) -> torch.Tensor:
+    """Feature vectors (2, F) with ``test_input_size = (F,)``."""
+    return torch.randn(2, *(card.test_input_size or card.input_size))
+
+
+def _check_tabular_contract(name, model, x, y):
+    """Scores (B,) with one output (binary classifiers, scalar regression), else (B, out_features)."""
+    expected = (x.shape[0],) if model.out_features == 1 else (x.shape[0], model.out_features)
+    assert y.shape == expected, (name, y.shape)
+
+
 # task -> (make_input(card, model), check_contract(name, model, x, eval_output))
 TASKS = {
     "classification": (_image_input, _check_classifier_contract),
@@ -199,6 +210,8 @@ TASKS = {
     "sequence-regression": (_sequence_input, _check_sequence_regression_contract),
     "node-classification": (_node_input, _check_node_classification),
     "graph-classification": (_graph_input, _check_graph_classification),
+    "tabular-classification": (_tabular_input, _check_tabular_contract),
+    "tabular-regression": (_tabular_input, _check_tabular_contract),
 }
 
 
