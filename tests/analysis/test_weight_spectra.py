@@ -185,3 +185,36 @@ def test_fit_edge_cases_and_errors():
         fit_power_law(torch.ones(2, 3))
     with pytest.raises(TypeError, match="weight_spectra: expected an nn.Module, got Tensor"):
         weight_spectra(torch.ones(3))
+
+
+def test_spectra_plots(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from dlzoo.analysis.spectra_plots import (
+        draw_alpha_by_depth,
+        draw_esd,
+        fitted_density,
+        plot_alpha_by_depth,
+        plot_esd_grid,
+    )
+
+    model = nn.Sequential(nn.Linear(64, 96), nn.Linear(96, 32))
+    with torch.no_grad():
+        model[0].weight.copy_(_power_law_matrix(96, 64, 2.5, seed=1).float())
+    spectra = weight_spectra(model)
+    # the fitted density integrates to the tail share over [xmin, inf): (x/xmin)^(1-alpha) -> 0
+    s = spectra[0]
+    xs = np.logspace(math.log10(s.xmin), math.log10(s.xmin) + 8, 20001)
+    assert np.trapezoid(fitted_density(xs, s.alpha, s.xmin, 0.5), xs) == pytest.approx(0.5, rel=1e-2)
+    assert np.isnan(fitted_density(np.array([s.xmin / 2]), s.alpha, s.xmin)).all()
+    fig, (a, b) = plt.subplots(1, 2)
+    draw_esd(a, s)
+    assert a.get_xscale() == "log" and any("alpha=" in t.get_text() for t in a.get_legend().get_texts())
+    draw_alpha_by_depth(b, {"run": spectra})
+    line = b.get_lines()[0]
+    assert list(line.get_ydata()) == [x.alpha for x in spectra]
+    plt.close(fig)
+    assert plot_esd_grid(spectra, tmp_path / "esd.png").stat().st_size > 1000
+    assert plot_alpha_by_depth(spectra, tmp_path / "alpha.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="plot_esd_grid: no layer spectra"):
+        plot_esd_grid([], tmp_path / "none.png")
