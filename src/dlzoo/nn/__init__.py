@@ -49,6 +49,7 @@ from .positional import ALiBi, LearnedPositionalEmbedding, SinusoidalPositionalE
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .regularization import Dropout, DropPath, drop_path, drop_path_rates
 from .rotary import RotaryEmbedding, apply_rotary_pos_emb, rotate_half
+from .spatial_transformer import SpatialTransformer
 from .squeeze_excite import CBAM, SqueezeExcite
 from .token_embedding import Embedding
 from .transformer import (
@@ -158,6 +159,7 @@ __all__ = [
     "Sigmoid",
     "SiLU",
     "SqueezeExcite",
+    "SpatialTransformer",
     "SwiGLU",
     "Tanh",
     "use_fused",
