@@ -36,7 +36,7 @@ from ..registry import Registry
 from .base import TensorDataset
 
 __all__ = ["TextCorpus", "TEXT_CORPORA", "register_corpus", "load_corpus", "pydoc_documents",
-           "split_documents", "encode_documents", "LMBlockDataset", "DOC_SEPARATOR"]
+           "split_documents", "encode_documents", "LMBlockDataset", "LMSplits", "DOC_SEPARATOR"]
 
 DOC_SEPARATOR = "<|endoftext|>"
 
@@ -204,3 +204,19 @@ class LMBlockDataset(TensorDataset):
         super().__init__(x, y)
         self.block_size = block_size
         self.num_tokens = int(tokens.numel())
+
+
+@dataclass
+class LMSplits:
+    """Packed train/val/test blocks of one corpus and the tokenizer that made them."""
+
+    train: LMBlockDataset
+    val: LMBlockDataset
+    test: LMBlockDataset
+    tokenizer: Any
+    block_size: int
+    name: str = ""
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.tokenizer.vocab_size)

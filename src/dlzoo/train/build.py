@@ -31,9 +31,10 @@ def _usage(key: str, err: BaseException) -> UsageError:
 
 @dataclass
 class TrainData:
-    """The data a run used: the splits (tensors in memory) and the batch iterators over them."""
+    """The data a run used: the splits (tensors in memory; ``DataSplits``, or ``LMSplits`` for a text
+    corpus) and the batch iterators over them."""
 
-    splits: DataSplits
+    splits: DataSplits | Any
     train_loader: BatchLoader
     val_loader: BatchLoader
     test_loader: BatchLoader
@@ -52,7 +53,18 @@ class TrainData:
 
 
 def build_data(cfg: DataConfig, seed: int, rank: int = 0, world_size: int = 1) -> TrainData:
-    """Build the dataset splits and loaders; the training order is a pure function of (seed, epoch)."""
+    """Build the dataset splits and loaders; the training order is a pure function of (seed, epoch).
+    A text corpus (``dlzoo.data.text.TEXT_CORPORA``) gives packed LM blocks (:mod:`dlzoo.train.tasks.lm`)."""
+    from .tasks import is_text_data
+
+    if is_text_data(cfg.name):
+        from .tasks.lm import build_lm_data
+
+        return build_lm_data(cfg, seed, rank, world_size)
+    text_keys = [k for k in ("tokenizer", "vocab_size", "block_size") if getattr(cfg, k) is not None]
+    if text_keys and cfg.name in DATASETS:
+        raise UsageError(f"data.{text_keys[0]} applies to text corpora (language modelling), not the dataset "
+                         f"{cfg.name!r}; remove it")
     if cfg.name not in DATASETS:
         raise _usage("data.name", DATASETS._missing(cfg.name))
     try:
@@ -73,11 +85,16 @@ def build_data(cfg: DataConfig, seed: int, rank: int = 0, world_size: int = 1) -
     return TrainData(splits=splits, train_loader=train, val_loader=val, test_loader=test)
 
 
-def build_model(cfg: ModelConfig, splits: DataSplits) -> nn.Module:
+def build_model(cfg: ModelConfig, splits: Any) -> nn.Module:
     """``dlzoo.create_model(name, **kwargs)`` with ``num_classes``/``in_chans`` (and ``img_size`` when the
     data was resized) taken from the data unless the config sets them."""
+    from ..data.text import LMSplits
     from ..models import MODELS, _import_families, create_model
 
+    if isinstance(splits, LMSplits):  # language modelling: vocab_size from the tokenizer
+        from .tasks.lm import build_lm_model
+
+        return build_lm_model(cfg, splits)
     _import_families()
     if cfg.name not in MODELS:
         raise _usage("model.name", MODELS._missing(cfg.name))
@@ -147,6 +164,7 @@ def build_scheduler(cfg: ScheduleConfig, optimizer: torch.optim.Optimizer, steps
 def build_loss(cfg: LossConfig) -> nn.Module:
     """``dlzoo.losses.create_loss(name, label_smoothing=..., **kwargs)``."""
     from ..losses import create_loss
+    from .tasks import lm_loss  # noqa: F401  (registers lm_cross_entropy)
 
     kwargs = dict(cfg.kwargs)
     if cfg.label_smoothing:

@@ -34,6 +34,7 @@ __all__ = [
     "LossConfig",
     "LoopConfig",
     "CheckpointConfig",
+    "SampleConfig",
     "load_config",
     "apply_overrides",
     "parse_value",
@@ -81,6 +82,12 @@ class DataConfig(_Section):
     root: str | None = None
     drop_last: bool = False
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    # text corpora (language modelling, ``dlzoo.data.text.TEXT_CORPORA``): tokenizer ``byte``, ``bpe``
+    # (trained on the training split, ``vocab_size`` entries) or a path to a HF tokenizer.json; packed
+    # blocks of ``block_size`` tokens. Unset: byte, 128.
+    tokenizer: str | None = None
+    vocab_size: int | None = Field(None, ge=1)
+    block_size: int | None = Field(None, ge=1)
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -121,7 +128,9 @@ class LossConfig(_Section):
 
 
 class LoopConfig(_Section):
-    """The training loop. ``amp``: autocast dtype (bf16 on CPU; bf16/fp16 on CUDA, fp16 with GradScaler)."""
+    """The training loop. ``amp``: autocast dtype (bf16 on CPU; bf16/fp16 on CUDA, fp16 with GradScaler).
+    ``max_steps`` and the checkpoint/schedule step counts are optimizer steps (``grad_accum_steps``
+    micro-batches each)."""
 
     epochs: int = Field(20, ge=1)
     grad_clip: float | None = Field(1.0, ge=0.0)
@@ -132,6 +141,8 @@ class LoopConfig(_Section):
     log_every: int = Field(50, ge=1)
     deterministic: bool = True
     max_steps: int | None = Field(None, ge=1)
+    grad_accum_steps: int = Field(1, ge=1)  # micro-batches per optimizer step (an epoch's last may be short)
+    fsdp: bool = False  # torchrun: FSDP2 fully_shard (each transformer block, then the root) instead of DDP
 
 
 class CheckpointConfig(_Section):
@@ -140,6 +151,17 @@ class CheckpointConfig(_Section):
     every_epochs: int = Field(1, ge=0)
     every_steps: int = Field(0, ge=0)
     keep_last: int = Field(2, ge=1)
+
+
+class SampleConfig(_Section):
+    """Language modelling: the text generated after each evaluation (``max_new_tokens: 0`` turns it off)."""
+
+    prompt: str = ""
+    max_new_tokens: int = Field(64, ge=0)
+    do_sample: bool = True
+    temperature: float = Field(0.8, gt=0.0)
+    top_k: int | None = Field(50, ge=1)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
 
 
 class TrainConfig(_Section):
@@ -155,6 +177,7 @@ class TrainConfig(_Section):
     loss: LossConfig = Field(default_factory=LossConfig)
     train: LoopConfig = Field(default_factory=LoopConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+    sample: SampleConfig = Field(default_factory=SampleConfig)
 
     @model_validator(mode="after")
     def _sections_agree(self) -> TrainConfig:

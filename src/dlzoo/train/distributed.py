@@ -3,6 +3,11 @@ gradient averaging with DistributedDataParallel, rank-0-only logging and checkpo
 
     torchrun --nproc_per_node 2 -m dlzoo.cli train configs/vit_digits.yaml
 
+With ``train.fsdp: true`` the model is sharded with FSDP2 (``torch.distributed.fsdp.fully_shard``) instead:
+every transformer block (the entries of the model's ``layers``/``blocks``/``h`` ``ModuleList``) is one
+shard unit, then the root holds what is left (embeddings, final norm, head); parameters become DTensors
+sharded on dim 0 across ranks, gathered for each block's forward/backward, gradients reduce-scattered.
+
 ``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK`` are set by torchrun; with ``WORLD_SIZE`` unset or 1 every
 helper is a no-op. Each rank's :class:`dlzoo.data.BatchLoader` takes a strided shard of the same
 (seed, epoch) permutation, as ``DistributedSampler`` does.
@@ -21,7 +26,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["DistInfo", "init_from_env", "wrap_model", "all_reduce_sum", "barrier", "cleanup"]
+__all__ = ["DistInfo", "init_from_env", "wrap_model", "shard_blocks", "no_sync", "full_tensor",
+           "all_reduce_sum", "barrier", "cleanup"]
 
 
 @dataclass(frozen=True)
@@ -52,12 +58,50 @@ def init_from_env(device_type: str = "cpu") -> DistInfo:
     return DistInfo(rank=rank, world_size=world_size, local_rank=local_rank)
 
 
-def wrap_model(model: nn.Module, info: DistInfo, device: torch.device) -> nn.Module:
-    """``DistributedDataParallel(model)`` when distributed, else ``model``."""
+def wrap_model(model: nn.Module, info: DistInfo, device: torch.device, fsdp: bool = False) -> nn.Module:
+    """``DistributedDataParallel(model)`` when distributed (FSDP2-sharded in place when ``fsdp``), else
+    ``model``."""
     if not info.enabled:
         return model
+    if fsdp:
+        return shard_blocks(model)
     ids = [device.index] if device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+
+_BLOCK_LISTS = ("layers", "blocks", "h")
+
+
+def shard_blocks(model: nn.Module) -> nn.Module:
+    """FSDP2: ``fully_shard`` each block of the model's block list, then the root (in place; returned)."""
+    from torch.distributed.fsdp import fully_shard
+
+    lists = [getattr(model, n, None) for n in _BLOCK_LISTS]
+    blocks = next((b for b in lists if isinstance(b, nn.ModuleList)), None)
+    if blocks is None:
+        from ..errors import UsageError
+
+        raise UsageError(f"train.fsdp: {type(model).__name__} has no block list ({', '.join(_BLOCK_LISTS)} "
+                         f"ModuleList) to shard; use DDP (train.fsdp: false)")
+    for block in blocks:
+        fully_shard(block)
+    fully_shard(model)
+    return model
+
+
+def no_sync(model: nn.Module, last: bool):
+    """Context for one micro-batch's forward+backward: DDP skips the gradient all-reduce unless ``last``
+    (gradient accumulation); a no-op for anything else."""
+    import contextlib
+
+    if not last and isinstance(model, nn.parallel.DistributedDataParallel):
+        return model.no_sync()
+    return contextlib.nullcontext()
+
+
+def full_tensor(t: torch.Tensor) -> torch.Tensor:
+    """The whole tensor of a (sharded) DTensor; a plain tensor as it is. Collective for DTensors."""
+    return t.full_tensor() if hasattr(t, "full_tensor") else t
 
 
 def all_reduce_sum(values: list[float], info: DistInfo, device: torch.device) -> list[float]:

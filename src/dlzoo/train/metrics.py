@@ -93,8 +93,9 @@ class Progress:
     """Per-epoch progress: tqdm on a terminal, plain lines every ``log_every`` steps otherwise."""
 
     def __init__(self, enabled: bool = True, log_every: int = 50, stream=None,
-                 mininterval: float = 0.1) -> None:
+                 mininterval: float = 0.1, unit: str = "img") -> None:
         self.enabled = enabled
+        self.unit = unit  # what update()'s counts are: images (classification) or tokens (language modelling)
         self.mininterval = mininterval
         self.log_every = log_every
         self.stream = stream or sys.stdout
@@ -119,12 +120,14 @@ class Progress:
         elapsed = max(time.perf_counter() - self._t0, 1e-9)
         rate = self._samples / elapsed
         if self._bar is not None:
-            self._bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", img_s=f"{rate:.0f}", refresh=False)
+            self._bar.set_postfix({"loss": f"{loss:.4f}", "lr": f"{lr:.2e}", f"{self.unit}_s": f"{rate:.0f}"},
+                                  refresh=False)
             self._bar.update(1)
         elif self.count % self.log_every == 0 or self.count == self.total:
             eta = (self.total - self.count) * elapsed / max(self.count, 1)
             print(f"epoch {self.epoch}/{self.epochs} batch {self.count}/{self.total} loss {loss:.4f} "
-                  f"lr {lr:.2e} {rate:.0f} img/s eta {format_duration(eta)}", file=self.stream, flush=True)
+                  f"lr {lr:.2e} {rate:.0f} {self.unit}/s eta {format_duration(eta)}", file=self.stream,
+                  flush=True)
 
     def end_epoch(self, record: dict[str, Any]) -> None:
         if self._bar is not None:
@@ -132,10 +135,14 @@ class Progress:
             self._bar = None
         if not self.enabled:
             return
-        parts = [f"epoch {record['epoch']}/{self.epochs}", f"train_loss {record['train_loss']:.4f}",
-                 f"train_acc {record['train_acc']:.4f}"]
-        if record.get("val_loss") is not None:
-            parts += [f"val_loss {record['val_loss']:.4f}", f"val_acc {record['val_acc']:.4f}"]
+        parts = [f"epoch {record['epoch']}/{self.epochs}"]
+        for split in ("train", "val"):
+            for metric in ("loss", "acc", "ppl"):
+                value = record.get(f"{split}_{metric}")
+                if isinstance(value, float):
+                    parts.append(f"{split}_{metric} {value:.{2 if metric == 'ppl' else 4}f}")
+        if isinstance(record.get("tokens_per_s"), float):
+            parts.append(f"{record['tokens_per_s']:.0f} tok/s")
         parts.append(f"{record['epoch_time']:.1f}s")
         print("  ".join(parts), file=self.stream, flush=True)
 

@@ -34,21 +34,9 @@ from torch import nn
 
 from ..errors import UsageError
 from ..hub import atomic_write_bytes, save_pretrained
-from ..models._base import main_output, training_loss
 from ..optim.clip import clip_grad_norm_
 from . import distributed as D
-from .build import (
-    TrainData,
-    autocast_context,
-    build_augment,
-    build_data,
-    build_loss,
-    build_model,
-    build_optimizer,
-    build_scheduler,
-    build_train_loss,
-    select_device,
-)
+from .build import TrainData, autocast_context, build_optimizer, build_scheduler, select_device
 from .checkpoint import (
     capture_rng_state,
     latest_checkpoint,
@@ -57,7 +45,7 @@ from .checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
-from .config import LossConfig, TrainConfig, config_to_yaml
+from .config import TrainConfig, config_to_yaml
 from .metrics import MetricsLogger, Progress
 from .rundir import (
     FINAL_FILES,
@@ -70,7 +58,7 @@ from .rundir import (
     write_results,
     write_status,
 )
-from .validate import check_fit
+from .tasks import create_task
 
 __all__ = ["TrainResult", "TrainingDiverged", "Trainer", "make_run_dir"]
 
@@ -115,35 +103,38 @@ class Trainer:
         self.autocast = lambda: autocast_context(loop, self.device)
         self.autocast()  # validate amp/device now
         _seed_everything(cfg.seed)
-        self.data = build_data(cfg.data, cfg.seed, self.dist.rank, self.dist.world_size)
-        self.model = build_model(cfg.model, self.data.splits).to(self.device)
-        check_fit(cfg, self.data, self.model)  # model vs data vs loss, dry, before anything is written
-        self.forward_model = D.wrap_model(self.model, self.dist, self.device)
+        self.run_dir = Path(run_dir) if run_dir is not None else make_run_dir(cfg)  # a path, not created yet
+        self.task = create_task(cfg)  # classification or language modelling (train/tasks/)
+        saved = self.run_dir if resume else None  # a resumed LM run reads its tokenizer.json back
+        self.data = self.task.build_data(self.dist.rank, self.dist.world_size, saved)
+        self.model = self.task.build_model(self.data).to(self.device)
+        self.task.check_fit(self.data, self.model)  # model vs data vs loss, dry, before anything is written
+        self.forward_model = D.wrap_model(self.model, self.dist, self.device, fsdp=loop.fsdp)
         if loop.compile:
             self.forward_model = torch.compile(self.forward_model)
-        self.steps_per_epoch = len(self.data.train_loader)
+        self.accum = loop.grad_accum_steps  # micro-batches per optimizer step
+        self.steps_per_epoch = math.ceil(len(self.data.train_loader) / self.accum)
         self.total_steps = loop.epochs * self.steps_per_epoch
         if loop.max_steps is not None:
             self.total_steps = min(self.total_steps, loop.max_steps)
         self.optimizer = build_optimizer(cfg.optim, self.model)
         self.scheduler = build_scheduler(cfg.schedule, self.optimizer, self.steps_per_epoch, self.total_steps)
-        self.augment = build_augment(cfg, self.data.splits.num_classes)
-        self.loss_fn = build_train_loss(cfg, self.augment).to(self.device)
-        self.eval_loss_fn = build_loss(LossConfig()).to(self.device)
+        self.task.setup(self.data, self.device)
         self.scaler = torch.amp.GradScaler("cuda") if loop.amp == "fp16" else None
 
-        self.run_dir = Path(run_dir) if run_dir is not None else make_run_dir(cfg)
         self.ckpt_dir = self.run_dir / "checkpoints"
         self.main = self.dist.is_main
         # position: next epoch to run, next batch inside it, optimizer steps done, running epoch sums
         self.epoch, self.batch, self.step = 0, 0, 0
-        self.sums = {"loss": 0.0, "correct": 0.0, "count": 0.0, "time": 0.0}
+        self._micro: tuple[float | None, bool] = (None, True)  # (loss weight, last micro-batch of the step)
+        self.sums = {**self.task.new_sums(), "time": 0.0}
         self.history: list[dict[str, Any]] = []
         self.resumed_from: Path | None = None
         self.finished: dict[str, Any] | None = None  # results.json of a run that is already complete
         self.notes: list[str] = []
         self.logger: MetricsLogger | None = None
-        self.progress = Progress(enabled=progress and self.main, log_every=loop.log_every)
+        self.progress = Progress(enabled=progress and self.main, log_every=loop.log_every,
+                                 unit=self.task.unit)
         self.lock = RunLock(self.run_dir) if self.main else None
         try:
             self._open(resume)
@@ -166,6 +157,7 @@ class Trainer:
             for name in FINAL_FILES:  # a run being extended is not finished until it finishes again
                 (self.run_dir / name).unlink(missing_ok=True)
             atomic_write_bytes(self.run_dir / "config.yaml", config_to_yaml(self.cfg).encode())
+            self.task.save_files(self.run_dir)  # e.g. tokenizer.json, next to the model
             write_status(self.run_dir, "running", step=self.step, total_steps=self.total_steps)
             self.logger = MetricsLogger(self.run_dir, purge_step=self.step + 1 if resume else None)
             if resume:
@@ -273,7 +265,7 @@ class Trainer:
                            "steps": self.step}
                 write_results(self.run_dir, summary)
                 write_status(self.run_dir, "finished", step=self.step, epochs=self.epoch)
-            self.progress.message(f"test_loss {test['loss']:.4f}  test_acc {test['acc']:.4f}")
+            self.progress.message(self.task.summary("test", test))
         finally:
             torch.use_deterministic_algorithms(previous_det)
         return TrainResult(run_dir=self.run_dir, model=self.model, history=self.history, test=test,
@@ -303,15 +295,24 @@ class Trainer:
         self.progress.start_epoch(self.epoch + 1, loop.epochs, len(loader), initial=self.batch)
         t0 = time.perf_counter()
         step_save = False
+        group: list[tuple[torch.Tensor, torch.Tensor]] = []  # the micro-batches of one optimizer step
         for x, y in loader.iter_epoch(self.epoch, start_batch=self.batch):
-            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-            loss, correct = self._train_step(x, y)
-            self.step += 1
+            group.append((x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)))
             self.batch += 1
-            self.sums["loss"] += loss * y.shape[0]
-            self.sums["correct"] += correct
-            self.sums["count"] += y.shape[0]
-            self.progress.update(y.shape[0], loss, self.optimizer.param_groups[0]["lr"])
+            if len(group) < self.accum and self.batch < len(loader):
+                continue
+            # one optimizer step: the gradient of the micro-batches' loss means weighted by their sample
+            # (token) counts, i.e. of the loss of one big batch
+            counts = [self.task.sample_count(y) for _, y in group]
+            total, loss = sum(counts), 0.0
+            self.optimizer.zero_grad(set_to_none=True)
+            for i, ((xb, yb), count) in enumerate(zip(group, counts)):
+                self._micro = (count / total if len(group) > 1 else None, i == len(group) - 1)
+                loss += self._train_step(xb, yb)[0] * count / total
+            self._optimizer_step()
+            group = []
+            self.step += 1
+            self.progress.update(total, loss, self.optimizer.param_groups[0]["lr"])
             epoch_done = self.batch >= len(loader) or self.step >= self.total_steps
             step_save = bool(ckpt.every_steps) and self.step % ckpt.every_steps == 0
             if step_save and not epoch_done:
@@ -324,19 +325,27 @@ class Trainer:
         self._end_epoch(force_save=step_save)
 
     def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
-        inputs, target = self.augment(x, y)  # identity unless data.augment is set
-        with self.autocast():
-            output = self.forward_model(inputs)
-            loss = training_loss(output, self.loss_fn, target)  # + auxiliary heads' terms, if any
-        value = loss.item()
-        if not math.isfinite(value):
-            self._diverged(f"loss is {value}")
-        self.optimizer.zero_grad(set_to_none=True)
+        """Forward and backward of one micro-batch (its loss scaled by ``self._micro``'s weight when the
+        step accumulates several; DDP all-reduces on the last). Returns (loss, count)."""
+        weight, last = self._micro
+        with D.no_sync(self.forward_model, last=last):
+            with self.autocast():
+                loss, stats = self.task.train_loss(self.forward_model, x, y)
+            value = loss.item()
+            if not math.isfinite(value):
+                self._diverged(f"loss is {value}")
+            for key, v in stats.items():
+                self.sums[key] += v
+            self.sums["loss"] += value * stats["count"]
+            if weight is not None:
+                loss = loss * weight
+            (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+        return value, int(stats["count"])
+
+    def _optimizer_step(self) -> None:
+        """Unscale (fp16), clip, step the optimizer and the schedule."""
         if self.scaler is not None:
-            self.scaler.scale(loss).backward()
             self.scaler.unscale_(self.optimizer)
-        else:
-            loss.backward()
         if self.cfg.train.grad_clip:
             norm = clip_grad_norm_(self.model.parameters(), self.cfg.train.grad_clip)
             if self.scaler is None and not torch.isfinite(norm):
@@ -347,7 +356,6 @@ class Trainer:
         else:
             self.optimizer.step()
         self.scheduler.step()
-        return value, int((main_output(output).detach().argmax(dim=-1) == y).sum().item())
 
     def _diverged(self, what: str) -> None:
         last = latest_checkpoint(self.ckpt_dir)
@@ -359,50 +367,37 @@ class Trainer:
     def _end_epoch(self, force_save: bool = False) -> None:
         """Evaluate, log one record, then checkpoint (epoch schedule, last epoch, or a step save that fell
         on the epoch's last batch and is written here, once, with the finished epoch's state)."""
-        loss_sum, correct, count = D.all_reduce_sum(
-            [self.sums["loss"], self.sums["correct"], self.sums["count"]], self.dist, self.device)
-        record: dict[str, Any] = {
-            "epoch": self.epoch + 1, "step": self.step,
-            "train_loss": loss_sum / max(count, 1), "train_acc": correct / max(count, 1),
-            "val_loss": None, "val_acc": None,
-            "lr": self.optimizer.param_groups[0]["lr"], "epoch_time": self.sums["time"],
-        }
+        keys = [k for k in self.sums if k != "time"]
+        sums = dict(zip(keys, D.all_reduce_sum([self.sums[k] for k in keys], self.dist, self.device)))
+        metrics = self.task.epoch_metrics(sums)
+        record: dict[str, Any] = {"epoch": self.epoch + 1, "step": self.step, **metrics,
+                                  **{k.replace("train_", "val_", 1): None for k in metrics}}
+        record.update(lr=self.optimizer.param_groups[0]["lr"], epoch_time=self.sums["time"])
+        if hasattr(self.task, "throughput"):
+            record.update(self.task.throughput({**sums, "time": self.sums["time"]}))
         last = self.epoch + 1 >= self.cfg.train.epochs or self.step >= self.total_steps
         if (self.epoch + 1) % self.cfg.train.eval_every == 0 or last:
-            val = self.evaluate(self.data.val_loader)
-            record["val_loss"], record["val_acc"] = val["loss"], val["acc"]
+            record.update({f"val_{k}": v for k, v in self.evaluate(self.data.val_loader).items()})
+            self.task.after_eval(self.model, record, self.progress.message)
         for name, p in self.model.named_parameters():
             if p.numel() == 1:
-                record[f"param/{name}"] = p.detach().float().item()
+                record[f"param/{name}"] = D.full_tensor(p.detach()).float().item()
         self.history.append(record)
         if self.logger is not None:
             self.logger.log(record)
         self.progress.end_epoch(record)
         self.epoch += 1
         self.batch = 0
-        self.sums = {"loss": 0.0, "correct": 0.0, "count": 0.0, "time": 0.0}
+        self.sums = {**self.task.new_sums(), "time": 0.0}
         every = self.cfg.checkpoint.every_epochs
         on_schedule = bool(every) and self.epoch % every == 0
         if force_save or on_schedule or (last and (every or self.cfg.checkpoint.every_steps)):
             self._save()
 
-    @torch.no_grad()
     def evaluate(self, loader) -> dict[str, float]:
-        """Mean cross-entropy and accuracy of the model over ``loader`` (eval mode, no gradients)."""
-        was_training = self.model.training
-        self.model.eval()
-        loss_sum, correct, count = 0.0, 0, 0
-        for x, y in loader:
-            x, y = x.to(self.device), y.to(self.device)
-            with self.autocast():
-                logits = self.model(x)
-            loss_sum += self.eval_loss_fn(logits.float(), y).item() * y.shape[0]
-            correct += int((logits.argmax(dim=-1) == y).sum().item())
-            count += y.shape[0]
-        self.model.train(was_training)
-        if count == 0:
-            return {"loss": float("nan"), "acc": float("nan")}
-        return {"loss": loss_sum / count, "acc": correct / count}
+        """The task's metrics of the model over ``loader`` (eval mode, no gradients): loss and accuracy
+        (classification) or loss and perplexity (language modelling)."""
+        return self.task.evaluate(self.model, loader, self.device, self.autocast)
 
 
 def _seed_everything(seed: int) -> None:

@@ -46,6 +46,12 @@ def check_fit(cfg: TrainConfig, data: TrainData, model: nn.Module | None = None)
     """Raise :class:`UsageError` (one paragraph naming the config keys) if ``cfg``'s model, data and loss
     do not fit together; see the module docstring. ``model``: the built model of ``cfg`` (else built on
     the meta device). Leaves every RNG state and the model's train/eval mode as it found them."""
+    from ..data.text import LMSplits
+
+    if isinstance(data.splits, LMSplits):  # language modelling: model vs tokenizer vs block size vs loss
+        from .tasks.lm import check_lm_fit
+
+        return check_lm_fit(cfg, data, model)
     splits = data.splits
     n = min(2, cfg.data.batch_size, len(splits.train))
     x, y = splits.train[:n]

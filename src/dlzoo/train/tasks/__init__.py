@@ -1,0 +1,38 @@
+"""What the trainer does per task: data, model, loss, metrics and evaluation (one :class:`Task` each).
+
+- ``classification`` (:mod:`.classification`): image/vector datasets of :data:`dlzoo.data.DATASETS`,
+  cross-entropy (+ auxiliary heads, Mixup/CutMix), accuracy.
+- ``lm`` (:mod:`.lm`): text corpora of :data:`dlzoo.data.text.TEXT_CORPORA`, causal language models,
+  next-token cross-entropy over packed blocks, perplexity, tokens/s, a generated sample after each eval.
+
+The task follows from ``data.name``: a text corpus means language modelling.
+"""
+
+from __future__ import annotations
+
+from ..config import TrainConfig
+from .base import Task
+
+__all__ = ["Task", "create_task", "task_name", "is_text_data"]
+
+
+def is_text_data(name: str) -> bool:
+    """Whether ``data.name`` names a text corpus (a language-modelling run)."""
+    from ...data.text import TEXT_CORPORA
+
+    return name in TEXT_CORPORA
+
+
+def task_name(cfg: TrainConfig) -> str:
+    return "lm" if is_text_data(cfg.data.name) else "classification"
+
+
+def create_task(cfg: TrainConfig) -> Task:
+    """The :class:`Task` of ``cfg`` (see :func:`task_name`)."""
+    if task_name(cfg) == "lm":
+        from .lm import LanguageModelingTask
+
+        return LanguageModelingTask(cfg)
+    from .classification import ClassificationTask
+
+    return ClassificationTask(cfg)
