@@ -49,6 +49,10 @@ PAIRS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "gpt2": ("GPT2LMHeadModel", "GPT2Config",
              dict(vocab_size=VOCAB, n_positions=CONTEXT, n_embd=256, n_layer=4, n_head=4, embd_pdrop=0.0,
                   attn_pdrop=0.0, resid_pdrop=0.0, bos_token_id=None, eos_token_id=None)),
+    "llama": ("LlamaForCausalLM", "LlamaConfig",
+              dict(vocab_size=VOCAB, max_position_embeddings=CONTEXT, hidden_size=256, intermediate_size=688,
+                   num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, attention_dropout=0.0,
+                   bos_token_id=None, eos_token_id=None, pad_token_id=None)),
 }
 
 _SETTINGS = ("batch_size", "seq_len", "prompt_len", "new_tokens", "threads", "torch", "transformers")
