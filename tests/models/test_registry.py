@@ -201,6 +201,45 @@ def _check_tabular_contract(name, model, x, y):
     assert y.shape == expected, (name, y.shape)
 
 
+def _bipolar_input(card, model) -> torch.Tensor:
+    """+-1 states (2, N). Associative memories have no backprop-trained parameters (their weights are buffers
+    set by a storage rule), so the input carries the autograd graph the generic backward needs."""
+    (units,) = card.test_input_size or card.input_size
+    return (torch.randint(0, 2, (2, units)).float() * 2 - 1).requires_grad_()
+
+
+def _check_associative_memory_contract(name, model, s, out):
+    """Recall returns +-1 states of the input's shape."""
+    assert out.shape == s.shape and bool(((out == 1) | (out == -1)).all()), name
+
+
+def _binary_input(card, model) -> torch.Tensor:
+    """{0, 1} visible units (2, V) with ``test_input_size = (V,)``."""
+    return torch.randint(0, 2, (2, *(card.test_input_size or card.input_size))).float()
+
+
+def _check_energy_contract(name, model, v, energy):
+    """One energy (the free energy) per sample."""
+    assert energy.shape == (v.shape[0],), (name, energy.shape)
+
+
+def _generative_input(card, model) -> tuple[torch.Tensor, int]:
+    """(images in [0, 1] (2, C, H, W), seed): the seed fixes the model's draws, so eval outputs repeat."""
+    return torch.rand(2, *(card.test_input_size or card.input_size)), 0
+
+
+def _check_generative_contract(name, model, inputs, loss):
+    """forward = the scalar training objective; ``sample(n, generator)`` gives seeded images in [0, 1]."""
+    x, _ = inputs
+    assert loss.dim() == 0, (name, loss.shape)
+    with torch.no_grad():
+        torch.testing.assert_close(model.loss(x, generator=0), loss, rtol=0, atol=0)
+        samples = model.sample(3, generator=0)
+        again = model.sample(3, generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (3, *x.shape[1:]), (name, samples.shape)
+    assert samples.min() >= 0 and samples.max() <= 1 and torch.equal(samples, again), name
+
+
 # task -> (make_input(card, model), check_contract(name, model, x, eval_output))
 TASKS = {
     "classification": (_image_input, _check_classifier_contract),
@@ -210,8 +249,11 @@ TASKS = {
     "sequence-regression": (_sequence_input, _check_sequence_regression_contract),
     "node-classification": (_node_input, _check_node_classification),
     "graph-classification": (_graph_input, _check_graph_classification),
+    "generative": (_generative_input, _check_generative_contract),
     "tabular-classification": (_tabular_input, _check_tabular_contract),
     "tabular-regression": (_tabular_input, _check_tabular_contract),
+    "associative-memory": (_bipolar_input, _check_associative_memory_contract),
+    "energy": (_binary_input, _check_energy_contract),
 }
 
 

@@ -17,6 +17,7 @@ from . import (
     vgg,
     vit,
 )
+from .energy import hopfield, rbm
 from .graph import diffpool, gnn
 from .language import gpt2
 from .language import llama
