@@ -371,3 +371,15 @@ def test_bad_inputs_give_clear_errors():
         TransformerEncoder(TransformerEncoderLayer(D, H), -1)
     with pytest.raises(ValueError, match="multiple of num_heads"):
         TransformerEncoderLayer(D, 3)
+
+
+def test_factory_kwargs_and_meta_device():
+    model = Transformer(D, H, 1, 1, FF, dtype=torch.float64)
+    assert {p.dtype for p in model.parameters()} == {torch.float64}
+    dyt = TransformerEncoderLayer(D, H, FF, dtype=torch.float64, norm_layer="dyt")
+    assert {p.dtype for p in dyt.parameters()} == {torch.float64}
+    with torch.device("meta"):
+        big = Transformer()  # the paper's base sizes, no memory
+    count = sum(p.numel() for p in big.parameters())
+    assert count == sum(p.numel() for p in torch.nn.Transformer(device="meta").parameters())
+    assert all(p.is_meta for p in big.parameters())

@@ -6,7 +6,7 @@ import importlib
 
 from ..errors import UsageError
 
-SUITES = ("norms", "models", "optim", "rmsnorm", "rnn", "lm")
+SUITES = ("norms", "models", "optim", "rmsnorm", "transformer", "rnn", "lm", "analysis", "graph")
 
 
 def main(argv: list[str]) -> int:
