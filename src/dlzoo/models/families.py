@@ -18,6 +18,7 @@ from . import (
     vit,
 )
 from .energy import hopfield, rbm
+from .generative import dcgan, ddpm, vae
 from .graph import diffpool, gnn
 from .language import gpt2
 from .language import llama
