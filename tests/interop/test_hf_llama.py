@@ -75,7 +75,7 @@ def pair(request, tmp_path_factory):
     return hf, dlzoo.from_pretrained(path), path
 
 
-def test_logits_equal_float32_and_reference_mode(pair):
+def test_logits_equal_float32_and_reference_mode(pair, tmp_path):
     hf, ours, _ = pair
     assert not ours.training and ours.tie_word_embeddings == hf.config.tie_word_embeddings
     if hf.config.tie_word_embeddings:
@@ -86,6 +86,9 @@ def test_logits_equal_float32_and_reference_mode(pair):
         torch.testing.assert_close(ours(ids), expected, rtol=1e-4, atol=1e-4)
         with dlzoo.reference_mode():
             torch.testing.assert_close(ours(ids), expected, rtol=1e-4, atol=1e-4)
+    dlzoo.save_pretrained(ours, tmp_path)  # the converted model as a dlzoo directory (rope config as kwargs)
+    with torch.no_grad():
+        torch.testing.assert_close(dlzoo.from_pretrained(tmp_path)(ids), ours(ids), rtol=0, atol=0)
 
 
 def _float64_pair(hf, ours):
