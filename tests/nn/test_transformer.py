@@ -6,6 +6,7 @@ mode uses dropout 0 so both sides are deterministic; eval mode keeps dropout 0.1
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import pytest
@@ -248,7 +249,10 @@ def test_unbatched_bias_false_and_gelu_match_torch():
     )
 
 
-@pytest.mark.parametrize("activation", ["gelu", F.gelu, torch.nn.GELU(), dlzoo.nn.GELU])
+@pytest.mark.parametrize(
+    "activation",
+    ["gelu", F.gelu, torch.nn.GELU(), dlzoo.nn.GELU, functools.partial(dlzoo.nn.GELU, approximate="none")],
+)
 def test_activation_forms_match_torch_gelu(activation):
     torch.manual_seed(0)
     ref = torch.nn.TransformerEncoderLayer(D, H, FF, 0.0, "gelu").to(DT)

@@ -25,6 +25,7 @@ class or partial, default LayerNorm with ``layer_norm_eps`` and ``bias``) swaps 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -38,14 +39,15 @@ from .regularization import Dropout
 
 __all__ = ["TransformerEncoderLayer", "TransformerDecoderLayer", "ActivationSpec"]
 
-ActivationSpec = str | Callable[[Tensor], Tensor] | type[nn.Module]
+ActivationSpec = str | Callable[..., Tensor] | type[nn.Module] | functools.partial
 
 
 def resolve_activation(activation: ActivationSpec) -> Callable[[Tensor], Tensor]:
-    """A name (dlzoo's activation registry) or a class -> a module instance; a unary callable stays."""
+    """A registered name, a layer class or a partial of one -> a module; a unary callable stays as it is."""
     if isinstance(activation, str):
         return get_act_layer(activation)()
-    if isinstance(activation, type) and issubclass(activation, nn.Module):
+    func = activation.func if isinstance(activation, functools.partial) else activation
+    if isinstance(func, type) and issubclass(func, nn.Module):  # a layer class or a partial of one
         return activation()
     if callable(activation):
         return activation
