@@ -6,9 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
+import dlzoo
+from dlzoo.analysis import weight_spectra
+from dlzoo.analysis.calibration import brier_score
 from dlzoo.cli import main as dlzoo_main
-from dlzoo.train import train
+from dlzoo.train import load_config, train
+from dlzoo.train.build import build_data
 
 
 def test_analyze_reports_the_trainers_test_metrics(tmp_path, capsys):
@@ -27,7 +32,20 @@ def test_analyze_reports_the_trainers_test_metrics(tmp_path, capsys):
     assert f"| accuracy % | {100 * trainer_test['acc']:.2f} |" in md
     assert "| blocks.1 | DyT |" in md and "| blocks.5 | DyT |" in md  # S-curve rows per norm layer
     page = (out_dir / "report.html").read_text()
-    assert page.count('src="data:image/png;base64,') == 2  # reliability diagram + S-curves
+    # reliability diagram, confidence histogram, ESD grid, alpha by depth, S-curves, activations by depth
+    assert page.count('src="data:image/png;base64,') == 6
+    # the weight-spectra rows are weight_spectra() of the saved model; calibration numbers its own functions
+    model = dlzoo.from_pretrained(result.run_dir).float()
+    for sp in weight_spectra(model):
+        shape = "x".join(map(str, sp.shape))
+        assert f"| {sp.name} | {sp.type} | {shape} | {sp.num_evals} | {sp.alpha:.3f} |" in md
+    assert "## Weight spectra" in md and "Mean alpha over" in md
+    cfg_ = load_config(result.run_dir / "config.yaml")
+    test = build_data(cfg_.data, cfg_.seed).splits.test
+    with torch.no_grad():
+        brier = brier_score(model.eval()(test.x).float().softmax(-1), test.y)
+    assert f"| Brier score (sum over classes) | {brier:.4f} |" in md and "MCE bin (predictions in it)" in md
+    assert out[0].endswith(f"Brier {brier:.4f}")
 
 
 def test_analyze_missing_run_dir_exits_2(tmp_path, capsys):

@@ -2,8 +2,11 @@
 
 Loads the model with :func:`dlzoo.from_pretrained` and the run's ``config.yaml`` (to rebuild the same
 data split), evaluates it on the test split and writes ``RUN_DIR/analysis/report.md`` + ``report.html``:
-test accuracy / loss, calibration (ECE, MCE, reliability diagram), norm-layer S-curves with tail
-statistics, and per-layer activation statistics. The last stdout line is the analysis directory.
+test accuracy / loss, calibration (ECE, MCE with its bin count, Brier score, reliability diagram with gap
+bars, confidence histogram), the weight spectra of every Linear/Conv layer (weightwatcher's metrics: ESD
+power-law alpha, norms, stable rank; ESD plots and alpha by depth), norm-layer S-curves with tail
+statistics, and per-layer activation statistics (kurtosis, dead units, effective rank). The last stdout
+line is the analysis directory.
 """
 
 from __future__ import annotations
@@ -16,9 +19,13 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import UsageError
+from .activation_plots import plot_activation_stats
 from .activations import activation_stats
-from .calibration import expected_calibration_error, max_calibration_error, reliability_bins
+from .calibration import calibration_summary, confidences
+from .calibration_plots import plot_confidence_histogram, plot_reliability_diagram
 from .scurve import collect_norm_io, find_norm_layers, tail_stats
+from .spectra_plots import plot_alpha_by_depth, plot_esd_grid
+from .weight_spectra import weight_spectra
 
 __all__ = ["main", "analyze_run"]
 
@@ -43,7 +50,7 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, samples:
     """Evaluate the run's model on its test split and write the analysis report; returns the numbers."""
     from .. import from_pretrained
     from ..report import Report
-    from ..report.plots import plot_reliability, plot_scurves
+    from ..report.plots import plot_scurves
     from ..train import load_config
     from ..train.build import build_data
 
@@ -57,14 +64,14 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, samples:
     x, y = splits.test.x, splits.test.y
     logits = _evaluate(model, x, y)
     probs = logits.softmax(-1)
+    cal = calibration_summary(probs, y, n_bins)
     result: dict[str, Any] = {
         "test_acc": float((logits.argmax(-1) == y).double().mean()),
         "test_loss": float(F.cross_entropy(logits, y)),
-        "ece": expected_calibration_error(probs, y, n_bins),
-        "mce": max_calibration_error(probs, y, n_bins),
+        "ece": cal.ece, "mce": cal.mce, "mce_count": cal.mce_count, "brier": cal.brier,
         "num_test": len(y),
     }
-    bins = reliability_bins(probs, y, n_bins)
+    bins = cal.bins
     out_dir = Path(out_dir) if out_dir is not None else run_dir / "analysis"
     plots = out_dir / "plots"
     batch = x[:samples]
@@ -72,19 +79,37 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, samples:
     rep = Report(f"Analysis of {run_dir.name} ({cfg.model.name} on {cfg.data.name})")
     rep.paragraph(f"Run directory {run_dir}; model {cfg.model.name} with kwargs {cfg.model.kwargs}; "
                   f"evaluated on the {len(y)} test images of {cfg.data.name} "
-                  f"(split seed {cfg.data.split_seed}).")
+                  f"(split seed {cfg.data.split_seed}; one image = {100 / len(y):.2f} accuracy points).")
+    lo, hi = float(bins.lower[cal.mce_bin]), float(bins.upper[cal.mce_bin])
     rep.heading("Test metrics")
     rep.table(["metric", "value"], [["accuracy %", f"{100 * result['test_acc']:.2f}"],
                                     ["cross-entropy", f"{result['test_loss']:.4f}"],
                                     [f"ECE ({n_bins} bins) %", f"{100 * result['ece']:.2f}"],
-                                    ["MCE %", f"{100 * result['mce']:.2f}"]], align=["l", "r"])
+                                    ["MCE %", f"{100 * result['mce']:.2f}"],
+                                    ["MCE bin (predictions in it)",
+                                     f"({lo:.3f}, {hi:.3f}] ({cal.mce_count})"],
+                                    ["Brier score (sum over classes)", f"{cal.brier:.4f}"]], align=["l", "r"])
     rep.heading("Calibration")
     rep.paragraph("Expected calibration error (Guo et al., 'On Calibration of Modern Neural Networks', "
                   "ICML 2017, arXiv:1706.04599): the count-weighted mean gap between accuracy and mean "
-                  "confidence over equal-width confidence bins.")
-    rep.figure(plot_reliability(bins.confidence.tolist(), bins.accuracy.tolist(), bins.count.tolist(),
-                                plots / "reliability.png", title=f"ECE {100 * result['ece']:.2f}%"),
-               "Reliability diagram: accuracy per confidence bin; the diagonal is perfect calibration.")
+                  "confidence over equal-width confidence bins; MCE is the largest gap of one bin, reported "
+                  f"with the number of predictions in that bin ({cal.mce_count} of {cal.num_samples}); the "
+                  "Brier score (Brier 1950) is the mean squared error of the probability vector.")
+    rep.figure(plot_reliability_diagram(bins, plots / "reliability.png",
+                                        title=f"ECE {100 * cal.ece:.2f}%, MCE {100 * cal.mce:.2f}%"),
+               "Reliability diagram: accuracy per confidence bin (blue), gap to the bin's mean confidence "
+               "(red, hatched), predictions per bin above each bar; the diagonal is perfect calibration.")
+    conf, correct = confidences(probs, y)
+    rep.figure(plot_confidence_histogram(conf.numpy(), correct.numpy(), plots / "confidence.png", n_bins),
+               "Distribution of the confidence (max softmax probability) with the accuracy and the mean "
+               "confidence; a mean confidence right of the accuracy is over-confidence.")
+    rep.table(["bin", "count", "accuracy %", "mean confidence %", "gap %"],
+              [[f"({float(a):.3f}, {float(b):.3f}]", int(c), f"{100 * float(ac):.1f}",
+                f"{100 * float(co):.1f}", f"{100 * float(g):.1f}"]
+               for a, b, c, ac, co, g in zip(bins.lower, bins.upper, bins.count, bins.accuracy,
+                                             bins.confidence, bins.gap) if int(c) > 0],
+              align=["l", "r", "r", "r", "r"])
+    _weight_spectra_section(rep, model, plots, result)
     if find_norm_layers(model):
         io = collect_norm_io(model, batch, max_points=3000, pre_affine=True)
         stats = {n: tail_stats(v.x, v.y) for n, v in io.items() if v.x.numel() >= 20}
@@ -100,14 +125,52 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, samples:
     acts = activation_stats(model, batch)
     result["activations"] = acts
     rep.heading("Activation statistics")
-    rep.table(["module", "mean", "std", "|max|", "zeros %", "outliers (>3 std) %", "tanh saturated %"],
+    rep.paragraph(f"On {len(batch)} test images. Kurtosis is the excess kurtosis over all elements (0 for "
+                  "a Gaussian); dead units are units that are zero on every image; effective rank (Roy & "
+                  "Vetterli 2007) and participation ratio of the centred features range from 1 (one "
+                  "direction) to the number of units.")
+    rep.table(["module", "mean", "std", "|max|", "zeros %", "outliers (>3 std) %", "tanh saturated %",
+               "kurtosis", "dead units %", "eff. rank", "part. ratio", "units"],
               [[n, f"{s['mean']:.3f}", f"{s['std']:.3f}", f"{s['abs_max']:.3f}",
                 f"{100 * s['frac_zero']:.1f}", f"{100 * s['frac_outlier']:.2f}",
-                f"{100 * s['frac_saturated']:.1f}" if "frac_saturated" in s else "-"]
-               for n, s in acts.items()], align=["l", "r", "r", "r", "r", "r", "r"])
+                f"{100 * s['frac_saturated']:.1f}" if "frac_saturated" in s else "-",
+                f"{s['kurtosis']:.2f}", f"{100 * s['dead_units']:.1f}", f"{s['effective_rank']:.1f}",
+                f"{s['participation_ratio']:.1f}", int(s["num_units"])]
+               for n, s in acts.items()], align=["l"] + ["r"] * 11)
+    if acts:
+        rep.figure(plot_activation_stats(acts, plots / "activations.png"),
+                   "Activation statistics by depth (modules in forward order).")
     rep.write(out_dir)
     result["out_dir"] = str(out_dir)
     return result
+
+
+def _weight_spectra_section(rep: Any, model: torch.nn.Module, plots: Path, result: dict[str, Any]) -> None:
+    spectra = weight_spectra(model)
+    result["weight_spectra"] = [sp.as_dict() for sp in spectra]
+    rep.heading("Weight spectra")
+    if not spectra:
+        rep.paragraph("No Linear/Conv layer with at least 8 eigenvalues: nothing to analyse.")
+        return
+    fitted = [sp.alpha for sp in spectra if sp.alpha > 0]
+    result["mean_alpha"] = sum(fitted) / len(fitted) if fitted else float("nan")
+    rep.paragraph("Empirical spectral density of each layer's W^T W and its power-law fit, with "
+                  "weightwatcher 0.7.7's defaults (Martin & Mahoney, arXiv:1810.01075): conv kernels sliced "
+                  "per position and pooled, xmin chosen by the smallest KS distance D. alpha < 2 is flagged "
+                  "over-trained and alpha > 6 under-trained by weightwatcher's rule of thumb; a fit with a "
+                  "large D (poor power law) or few eigenvalues says little. "
+                  f"Mean alpha over {len(fitted)} fitted layers: {result['mean_alpha']:.2f}.")
+    rep.table(["layer", "type", "shape", "evals", "alpha", "alpha weighted", "log10 norm",
+               "log10 spectral norm", "stable rank", "xmin", "D", "warning"],
+              [[sp.name, sp.type, "x".join(map(str, sp.shape)), sp.num_evals, f"{sp.alpha:.3f}",
+                f"{sp.alpha_weighted:.3f}", f"{sp.log_norm:.3f}", f"{sp.log_spectral_norm:.3f}",
+                f"{sp.stable_rank:.2f}", f"{sp.xmin:.4g}", f"{sp.D:.3f}", sp.warning or "-"]
+               for sp in spectra],
+              align=["l", "l", "l"] + ["r"] * 8 + ["l"])
+    rep.figure(plot_esd_grid(spectra, plots / "esd.png"),
+               "ESD (log-log density) of layers spread over depth, with the fitted power law from xmin.")
+    rep.figure(plot_alpha_by_depth(spectra, plots / "alpha_depth.png"),
+               "Power-law exponent alpha of every layer by depth, with weightwatcher's bands.")
 
 
 def main(argv: list[str]) -> int:
@@ -117,7 +180,8 @@ def main(argv: list[str]) -> int:
     if args.samples < 1 or args.bins < 1:
         raise UsageError("--samples and --bins must be >= 1")
     res = analyze_run(args.run_dir, args.out, samples=args.samples, n_bins=args.bins)
-    print(f"test acc {100 * res['test_acc']:.2f}%  loss {res['test_loss']:.4f}  ECE {100 * res['ece']:.2f}%")
+    print(f"test acc {100 * res['test_acc']:.2f}%  loss {res['test_loss']:.4f}  ECE {100 * res['ece']:.2f}%  "
+          f"Brier {res['brier']:.4f}")
     print(f"report: {Path(res['out_dir']) / 'report.html'}")
     print(res["out_dir"])
     return 0
