@@ -50,6 +50,8 @@ __all__ = [
     "decode_state",
     "capture_rng_state",
     "restore_rng_state",
+    "seed_everything",
+    "retuple",
     "save_checkpoint",
     "load_checkpoint",
     "latest_checkpoint",
@@ -247,3 +249,19 @@ def remove_stale_temporaries(directory: str | os.PathLike) -> None:
             os.rename(p, directory / m.group(1))
         else:
             shutil.rmtree(p, ignore_errors=True)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy's legacy global state and torch (what a run does before building its model)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002  (legacy global state, as torch.manual_seed)
+    torch.manual_seed(seed)
+
+
+def retuple(loaded: Any, reference: Any) -> Any:
+    """Give JSON-decoded param-group values back the tuple type they have in a fresh optimizer."""
+    for group, ref in zip(loaded.get("param_groups", []), reference.get("param_groups", [])):
+        for key, value in ref.items():
+            if isinstance(value, tuple) and isinstance(group.get(key), list):
+                group[key] = tuple(group[key])
+    return loaded

@@ -26,8 +26,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["DistInfo", "init_from_env", "wrap_model", "shard_blocks", "no_sync", "full_tensor",
-           "all_reduce_sum", "barrier", "cleanup"]
+__all__ = ["DistInfo", "init_from_env", "wrap_model", "shard_blocks", "no_sync", "full_tensor", "full_state",
+           "load_full_state", "all_reduce_sum", "barrier", "cleanup"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,23 @@ def no_sync(model: nn.Module, last: bool):
 def full_tensor(t: torch.Tensor) -> torch.Tensor:
     """The whole tensor of a (sharded) DTensor; a plain tensor as it is. Collective for DTensors."""
     return t.full_tensor() if hasattr(t, "full_tensor") else t
+
+
+def full_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
+    """FSDP: the unsharded model and optimizer state dicts (CPU) on rank 0, empty elsewhere. Collective:
+    every rank calls it. Optimizer state is keyed by parameter name (``torch.distributed.checkpoint``)."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
+
+    return get_state_dict(model, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+
+
+def load_full_state(model: nn.Module, optimizer: torch.optim.Optimizer, model_state: dict,
+                    optim_state: dict) -> None:
+    """FSDP: load unsharded state dicts (read by every rank) into the sharded model and its optimizer."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
+
+    set_state_dict(model, optimizer, model_state_dict=model_state, optim_state_dict=optim_state,
+                   options=StateDictOptions(full_state_dict=True))
 
 
 def all_reduce_sum(values: list[float], info: DistInfo, device: torch.device) -> list[float]:

@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import math
 import os
-import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -36,6 +34,7 @@ from ..errors import UsageError
 from ..hub import atomic_write_bytes, save_pretrained
 from ..optim.clip import clip_grad_norm_
 from . import distributed as D
+from . import rundir as R
 from .build import TrainData, autocast_context, build_optimizer, build_scheduler, select_device
 from .checkpoint import (
     capture_rng_state,
@@ -43,21 +42,12 @@ from .checkpoint import (
     load_checkpoint,
     remove_stale_temporaries,
     restore_rng_state,
+    retuple,
     save_checkpoint,
+    seed_everything,
 )
 from .config import TrainConfig, config_to_yaml
 from .metrics import MetricsLogger, Progress
-from .rundir import (
-    FINAL_FILES,
-    RunLock,
-    finished_results,
-    holds_run,
-    load_finished_run,
-    mark_failed,
-    new_run_dir,
-    write_results,
-    write_status,
-)
 from .tasks import create_task
 
 __all__ = ["TrainResult", "TrainingDiverged", "Trainer", "make_run_dir"]
@@ -82,7 +72,7 @@ class TrainResult:
 
 def make_run_dir(cfg: TrainConfig) -> Path:
     """``<output_dir>/<name>/<UTC timestamp>/``, suffixed ``-1``, ``-2``, ... if it already exists."""
-    return new_run_dir(cfg.output_dir, cfg.name)
+    return R.new_run_dir(cfg.output_dir, cfg.name)
 
 
 class Trainer:
@@ -102,13 +92,14 @@ class Trainer:
             self.device = torch.device("cuda", self.dist.local_rank)
         self.autocast = lambda: autocast_context(loop, self.device)
         self.autocast()  # validate amp/device now
-        _seed_everything(cfg.seed)
+        seed_everything(cfg.seed)
         self.run_dir = Path(run_dir) if run_dir is not None else make_run_dir(cfg)  # a path, not created yet
         self.task = create_task(cfg)  # classification or language modelling (train/tasks/)
         saved = self.run_dir if resume else None  # a resumed LM run reads its tokenizer.json back
         self.data = self.task.build_data(self.dist.rank, self.dist.world_size, saved)
         self.model = self.task.build_model(self.data).to(self.device)
         self.task.check_fit(self.data, self.model)  # model vs data vs loss, dry, before anything is written
+        self.fsdp = loop.fsdp and self.dist.enabled  # parameters sharded (DTensors) across ranks
         self.forward_model = D.wrap_model(self.model, self.dist, self.device, fsdp=loop.fsdp)
         if loop.compile:
             self.forward_model = torch.compile(self.forward_model)
@@ -135,7 +126,7 @@ class Trainer:
         self.logger: MetricsLogger | None = None
         self.progress = Progress(enabled=progress and self.main, log_every=loop.log_every,
                                  unit=self.task.unit)
-        self.lock = RunLock(self.run_dir) if self.main else None
+        self.lock = R.RunLock(self.run_dir) if self.main else None
         try:
             self._open(resume)
         except BaseException:
@@ -148,17 +139,17 @@ class Trainer:
             self.lock.acquire()
         if resume:
             self._restore()
-        elif self.main and holds_run(self.run_dir):
+        elif self.main and R.holds_run(self.run_dir):
             raise UsageError(f"{self.run_dir} already holds a run; resume it (dlzoo train --resume "
                              f"{self.run_dir}) or choose another run directory")
         if self.finished is not None:
             return
         if self.main:
-            for name in FINAL_FILES:  # a run being extended is not finished until it finishes again
+            for name in R.FINAL_FILES:  # a run being extended is not finished until it finishes again
                 (self.run_dir / name).unlink(missing_ok=True)
             atomic_write_bytes(self.run_dir / "config.yaml", config_to_yaml(self.cfg).encode())
             self.task.save_files(self.run_dir)  # e.g. tokenizer.json, next to the model
-            write_status(self.run_dir, "running", step=self.step, total_steps=self.total_steps)
+            R.write_status(self.run_dir, "running", step=self.step, total_steps=self.total_steps)
             self.logger = MetricsLogger(self.run_dir, purge_step=self.step + 1 if resume else None)
             if resume:
                 self.logger.reset(self.history)
@@ -178,22 +169,41 @@ class Trainer:
             self.lock.release(remove_if_empty=failed_start)
 
     # ----------------------------------------------------------------- checkpoints
-    def _state(self) -> dict[str, Any]:
+    def _state(self, optimizer: dict | None = None) -> dict[str, Any]:
         return {
             "epoch": self.epoch, "batch": self.batch, "step": self.step, "sums": dict(self.sums),
-            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "optimizer": optimizer or self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "rng": capture_rng_state(), "history": self.history, "total_steps": self.total_steps,
         }
 
     def _save(self) -> None:
+        model, optimizer = self._unsharded()
         if self.main:
             keep = self.cfg.checkpoint.keep_last
-            save_checkpoint(self.ckpt_dir, self.step, self.model, self._state(), keep)
+            save_checkpoint(self.ckpt_dir, self.step, model, self._state(optimizer), keep)
         D.barrier(self.dist)
 
+    def _unsharded(self) -> tuple[nn.Module, dict | None]:
+        """The model to save and, under FSDP, the full optimizer state (collective: every rank calls it;
+        rank 0 gets an unsharded replica built like the model, RNG states untouched)."""
+        if not self.fsdp:
+            return self.model, None
+        model_state, optim_state = D.full_state(self.model, self.optimizer)
+        if not self.main:
+            return self.model, optim_state
+        return self._replica(model_state), optim_state
+
+    def _replica(self, state: dict | None = None) -> nn.Module:
+        rng = capture_rng_state()
+        replica = self.task.build_model(self.data).to(self.device)
+        restore_rng_state(rng)
+        if state is not None:
+            replica.load_state_dict(state)
+        return replica
+
     def _restore(self) -> None:
-        results = finished_results(self.run_dir)
+        results = R.finished_results(self.run_dir)
         if results is not None and (int(results.get("epochs", 0)) >= self.cfg.train.epochs
                                     or int(results.get("steps", 0)) >= self.total_steps):
             self.finished = results
@@ -209,9 +219,14 @@ class Trainer:
         if ckpt is None:  # killed before the first checkpoint: the run starts over, identically seeded
             return
         self.resumed_from = path
-        ckpt.load_model_state(self.model)
         s = ckpt.state
-        self.optimizer.load_state_dict(_retuple(s["optimizer"], self.optimizer.state_dict()))
+        if self.fsdp:  # every rank reads the full state and keeps its shards
+            replica = self._replica()
+            ckpt.load_model_state(replica)
+            D.load_full_state(self.model, self.optimizer, replica.state_dict(), s["optimizer"])
+        else:
+            ckpt.load_model_state(self.model)
+            self.optimizer.load_state_dict(retuple(s["optimizer"], self.optimizer.state_dict()))
         saved_total = int(s.get("total_steps", s["scheduler"].get("total_steps", self.total_steps)))
         if self.scaler is not None and s["scaler"] is not None:
             self.scaler.load_state_dict(s["scaler"])
@@ -259,12 +274,13 @@ class Trainer:
                 self._train_epoch()
             test = self.evaluate(self.data.test_loader)
             self.model.eval()
+            final = self._unsharded()[0]
             if self.main:
-                save_pretrained(self.model, self.run_dir)
+                save_pretrained(final, self.run_dir)
                 summary = {"test": test, "wall_time": time.perf_counter() - start, "epochs": self.epoch,
                            "steps": self.step}
-                write_results(self.run_dir, summary)
-                write_status(self.run_dir, "finished", step=self.step, epochs=self.epoch)
+                R.write_results(self.run_dir, summary)
+                R.write_status(self.run_dir, "finished", step=self.step, epochs=self.epoch)
             self.progress.message(self.task.summary("test", test))
         finally:
             torch.use_deterministic_algorithms(previous_det)
@@ -275,13 +291,13 @@ class Trainer:
         """status.json ``failed``: why, where, and the checkpoint a resume would start from."""
         reason = ("diverged" if isinstance(err, TrainingDiverged) else
                   "interrupted" if isinstance(err, KeyboardInterrupt) else "error")
-        mark_failed(self.run_dir, err, reason, epoch=self.epoch, step=self.step,
+        R.mark_failed(self.run_dir, err, reason, epoch=self.epoch, step=self.step,
                     last_checkpoint=latest_checkpoint(self.ckpt_dir))
 
     def _finished_result(self) -> TrainResult:
         """The results of a run that is already complete, read back from its directory."""
         r = self.finished or {}
-        self.history = load_finished_run(self.run_dir, self.model)
+        self.history = R.load_finished_run(self.run_dir, self.model)
         self.model.eval()
         self.epoch, self.step = int(r.get("epochs", 0)), int(r.get("steps", 0))
         test = {k: float("nan") if v is None else float(v) for k, v in (r.get("test") or {}).items()}
@@ -398,18 +414,3 @@ class Trainer:
         """The task's metrics of the model over ``loader`` (eval mode, no gradients): loss and accuracy
         (classification) or loss and perplexity (language modelling)."""
         return self.task.evaluate(self.model, loader, self.device, self.autocast)
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)  # noqa: NPY002  (legacy global state, as torch.manual_seed)
-    torch.manual_seed(seed)
-
-
-def _retuple(loaded: Any, reference: Any) -> Any:
-    """Give JSON-decoded param-group values back the tuple type they have in a fresh optimizer."""
-    for group, ref in zip(loaded.get("param_groups", []), reference.get("param_groups", [])):
-        for key, value in ref.items():
-            if isinstance(value, tuple) and isinstance(group.get(key), list):
-                group[key] = tuple(group[key])
-    return loaded
