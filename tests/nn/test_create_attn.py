@@ -11,9 +11,12 @@ import dlzoo
 from dlzoo.nn import (
     AdditiveAttention,
     Attention,
+    DifferentialMultiheadAttention,
     DotProductAttention,
     GroupedQueryAttention,
+    HopfieldAttention,
     MultiheadAttention,
+    NonLocalAttention,
     SparseMultiheadAttention,
     WindowAttention,
 )
@@ -32,6 +35,9 @@ CASES = [
     ("dot_product", {"dropout": 0.1}, DotProductAttention),
     ("additive", {}, AdditiveAttention),
     ("bahdanau", {"attn_dim": 5}, AdditiveAttention),
+    ("differential", {"num_heads": 2, "layer_idx": 3}, DifferentialMultiheadAttention),
+    ("hopfield", {"num_heads": 2, "update_steps": 2}, HopfieldAttention),
+    ("non_local", {"dimension": 1, "mode": "dot_product"}, NonLocalAttention),
 ]
 
 

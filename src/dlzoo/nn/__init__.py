@@ -14,6 +14,9 @@ from .attention import (
     attention_weights,
     scaled_dot_product_attention,
 )
+from .attention.differential import DifferentialMultiheadAttention
+from .attention.hopfield import HopfieldAttention
+from .attention.non_local import NonLocalAttention
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormChannelsLast
 from .classifier import ClassifierHead, GlobalPool, create_fc
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
@@ -61,6 +64,9 @@ from .transformer import (
 )
 
 __all__ = [
+    "DifferentialMultiheadAttention",
+    "HopfieldAttention",
+    "NonLocalAttention",
     "Embedding",
     "GLU",
     "Mish",

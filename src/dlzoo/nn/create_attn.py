@@ -24,6 +24,9 @@ sparse                    :class:`SparseMultiheadAttention`                Child
 window                    :class:`WindowAttention` (Swin)                  Liu et al. 2021
 dot_product               :class:`DotProductAttention`                     Luong et al. 2015
 additive, bahdanau        :class:`AdditiveAttention`                       Bahdanau et al. 2015
+differential              :class:`DifferentialMultiheadAttention`          Ye et al. 2024
+hopfield                  :class:`HopfieldAttention`                       Ramsauer et al. 2020
+non_local                 :class:`NonLocalAttention` (``dim`` = channels)  Wang et al. 2018
 ========================  ===============================================  ==========================
 """
 
@@ -45,6 +48,9 @@ from .attention import (
     SparseMultiheadAttention,
     WindowAttention,
 )
+from .attention.differential import DifferentialMultiheadAttention
+from .attention.hopfield import HopfieldAttention
+from .attention.non_local import NonLocalAttention
 from .channel_affine import check_positive_int
 
 __all__ = ["ATTENTIONS", "AttnSpec", "get_attn", "create_attn"]
@@ -82,6 +88,9 @@ for _name, _factory, (_paper, _year, _arxiv) in (
                                    "1508.04025")),
     ("additive", AdditiveAttention, _BAHDANAU),
     ("bahdanau", AdditiveAttention, _BAHDANAU),
+    ("differential", DifferentialMultiheadAttention, ("Differential Transformer", 2024, "2410.05258")),
+    ("hopfield", HopfieldAttention, ("Hopfield Networks is All You Need", 2020, "2008.02217")),
+    ("non_local", NonLocalAttention, ("Non-local Neural Networks", 2018, "1711.07971")),
 ):
     ATTENTIONS.add(_name, _factory, family="attention", paper=_paper, year=_year, arxiv=_arxiv)
 
