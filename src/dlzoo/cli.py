@@ -3,7 +3,7 @@
     dlzoo train CONFIG.yaml [key.sub=value ...] | dlzoo train --resume RUN_DIR [train.epochs=N ...]
     dlzoo experiment list | run NAME [key=value ...] | run [NAME] --resume DIR
     dlzoo models [PATTERN] / dlzoo info MODEL
-    dlzoo bench norms|models|optim [...]
+    dlzoo bench SUITE [...]           (dlzoo.bench.cli.SUITES: norms, models, optim, rmsnorm, rnn, lm, ...)
     dlzoo analyze RUN_DIR
 
 Exit codes: 0 success, 2 usage or config error (one paragraph, no traceback; also a run directory that
@@ -24,7 +24,7 @@ SUBCOMMANDS = {
     "experiment": ("dlzoo.experiments.cli", "list or run registered experiments"),
     "models": ("dlzoo.models.cli", "list registered models matching a pattern"),
     "info": ("dlzoo.models.cli", "paper, year, parameter count and MACs of one model"),
-    "bench": ("dlzoo.bench.cli", "benchmarks: norms, models, optim"),
+    "bench": ("dlzoo.bench.cli", "benchmarks (norms, models, optim, rmsnorm, rnn, lm, graph, ...)"),
     "analyze": ("dlzoo.analysis.cli", "analysis report for a trained run directory"),
 }
 
