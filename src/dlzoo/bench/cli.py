@@ -1,4 +1,4 @@
-"""``dlzoo bench norms|models|optim|rmsnorm|rnn [...]``: each suite is ``dlzoo.bench.<suite>.main(argv)``."""
+"""``dlzoo bench SUITE [...]``: each suite in :data:`SUITES` is ``dlzoo.bench.<suite>.main(argv)``."""
 
 from __future__ import annotations
 

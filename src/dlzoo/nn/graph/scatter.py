@@ -49,6 +49,9 @@ def scatter(src: Tensor, index: Tensor, dim_size: int, reduce: str = "sum") -> T
     out = src.new_zeros((dim_size, *src.shape[1:]))
     if reduce in ("sum", "add"):
         return out.index_add_(0, index, src)
+    if reduce == "mean":  # sum / count: index_add is ~4x faster than scatter_reduce("mean") fwd+bwd on CPU
+        count = degree(index, dim_size, dtype=src.dtype).clamp(min=1)
+        return out.index_add_(0, index, src) / count.view(-1, *([1] * (src.dim() - 1)))
     idx = index.view(-1, *([1] * (src.dim() - 1))).expand_as(src)  # (E, *F)
     return out.scatter_reduce_(0, idx, src, reduce=_REDUCE[reduce], include_self=False)
 
