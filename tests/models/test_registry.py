@@ -240,6 +240,34 @@ def _check_generative_contract(name, model, inputs, loss):
     assert samples.min() >= 0 and samples.max() <= 1 and torch.equal(samples, again), name
 
 
+def _row_ids_input(card, model) -> torch.Tensor:
+    """Row indices (2,) of the factorized matrix."""
+    return torch.randint(0, model.num_rows, (2,))
+
+
+def _check_matrix_factorization_contract(name, model, rows, out):
+    """Reconstructed rows (B, num_cols), equal to those rows of the full reconstruction."""
+    assert out.shape == (rows.shape[0], model.num_cols), (name, out.shape)
+    with torch.no_grad():
+        torch.testing.assert_close(model.reconstruction()[rows], out)
+
+
+def _check_reconstruction_contract(name, model, x, out):
+    """Autoencoders reconstruct their input: (B, F) -> (B, F)."""
+    assert out.shape == x.shape, (name, out.shape)
+
+
+def _word_pairs_input(card, model) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input word ids (2, C), target word ids (2, T)) with ``test_input_size = (C, T)``."""
+    c, t = card.test_input_size or card.input_size
+    return torch.randint(0, model.vocab_size, (2, c)), torch.randint(0, model.vocab_size, (2, t))
+
+
+def _check_word_embedding_contract(name, model, inputs, scores):
+    """One score per target word: (B, T)."""
+    assert scores.shape == inputs[1].shape, (name, scores.shape)
+
+
 # task -> (make_input(card, model), check_contract(name, model, x, eval_output))
 TASKS = {
     "classification": (_image_input, _check_classifier_contract),
@@ -254,6 +282,9 @@ TASKS = {
     "tabular-regression": (_tabular_input, _check_tabular_contract),
     "associative-memory": (_bipolar_input, _check_associative_memory_contract),
     "energy": (_binary_input, _check_energy_contract),
+    "matrix-factorization": (_row_ids_input, _check_matrix_factorization_contract),
+    "reconstruction": (_tabular_input, _check_reconstruction_contract),
+    "word-embedding": (_word_pairs_input, _check_word_embedding_contract),
 }
 
 

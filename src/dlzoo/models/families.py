@@ -17,6 +17,7 @@ from . import (
     vgg,
     vit,
 )
+from .embedding import linear_autoencoder, matrix_factorization, word2vec
 from .energy import hopfield, rbm
 from .generative import dcgan, ddpm, vae
 from .graph import diffpool, gnn
