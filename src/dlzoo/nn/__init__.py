@@ -17,6 +17,7 @@ from .attention import (
 from .attention.differential import DifferentialMultiheadAttention
 from .attention.hopfield import HopfieldAttention
 from .attention.non_local import NonLocalAttention
+from .bitlinear import BitLinear
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormChannelsLast
 from .classifier import ClassifierHead, GlobalPool, create_fc
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
@@ -64,6 +65,7 @@ from .transformer import (
 )
 
 __all__ = [
+    "BitLinear",
     "DifferentialMultiheadAttention",
     "HopfieldAttention",
     "NonLocalAttention",
