@@ -39,7 +39,9 @@ class GenerativeMixin:
 
     def randn(self, *shape: int, generator: torch.Generator | int | None = None) -> Tensor:
         """Standard normal draws on the model's device/dtype from ``generator``."""
-        ref = next(iter(self.parameters()))  # type: ignore[attr-defined]
+        ref = next(iter(self.parameters()), None)  # type: ignore[attr-defined]
+        if ref is None:  # e.g. a DDPM around a parameter-free denoiser: its schedule buffers
+            ref = next(iter(self.buffers()))  # type: ignore[attr-defined]
         gen = as_generator(generator, ref.device)
         return torch.randn(*shape, generator=gen, device=ref.device, dtype=ref.dtype)
 
