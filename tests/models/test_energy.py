@@ -204,6 +204,25 @@ def test_cd_loss_gradient_is_the_positive_minus_negative_statistics():
     torch.testing.assert_close(-m.v_bias.grad, v.mean(0) - v_neg.mean(0))
 
 
+def test_pcd_chains_persist_across_updates_and_cd_k_restarts_at_the_data():
+    """PCD: the negative phase of call t + 1 starts where call t's chains ended (k Gibbs steps on from the
+    stored fantasy particles); CD-k: every call restarts at the data batch."""
+    m = _tiny_rbm()
+    v = _all_binary(4)[[3, 5, 9, 14]]
+    m.cd_loss(v, k=2, persistent=True, generator=torch.Generator().manual_seed(0))
+    first = m.chain.clone()
+    g = torch.Generator().manual_seed(1)
+    m.cd_loss(v, k=2, persistent=True, generator=g)
+    expected = m.gibbs(first, 2, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(m.chain, expected)
+    before = m.chain.clone()
+    m.cd_loss(v, k=3, persistent=False, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(m.chain, before)  # CD leaves the persistent chains alone
+    cd = m.cd_loss(v, k=3, generator=torch.Generator().manual_seed(2))
+    v_neg = m.gibbs(v, 3, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(cd, m(v).mean() - m(v_neg).mean())
+
+
 def test_rbm_pseudo_likelihood_comparable_to_sklearn_bernoulli_rbm():
     from sklearn.model_selection import train_test_split
     from sklearn.neural_network import BernoulliRBM
