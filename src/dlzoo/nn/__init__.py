@@ -31,6 +31,7 @@ from .factory import NORMS, create_norm, get_norm_layer
 from .ffn import GlobalResponseNormMlp, Mlp, SwiGLU
 from .grn import GlobalResponseNorm
 from .groupnorm import GroupNorm, GroupNormChannelsLast, InstanceNorm2d, LocalResponseNorm
+from .kan import KANLinear
 from .linear import Identity, Linear
 from .mode import reference_mode, use_fused
 from .norms import LayerNorm, LayerNorm2d, RMSNorm
@@ -65,6 +66,7 @@ from .transformer import (
 )
 
 __all__ = [
+    "KANLinear",
     "BitLinear",
     "DifferentialMultiheadAttention",
     "HopfieldAttention",
