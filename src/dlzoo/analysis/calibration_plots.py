@@ -36,16 +36,18 @@ def draw_reliability(ax: plt.Axes, bins: ReliabilityBins, title: str = "") -> pl
     ax.bar(lower[ok], (conf - acc)[ok], bottom=acc[ok], width=width, align="edge", color="tab:red",
            alpha=0.35, edgecolor="tab:red", hatch="//", lw=0.5, label="gap to mean confidence", gid="gap")
     ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="perfect calibration")
-    for x, a, c, n in zip(lower[ok], acc[ok], conf[ok], count[ok]):
-        ax.text(x + width / 2, max(a, c) + 0.01, str(int(n)), ha="center", va="bottom", fontsize=6,
-                rotation=90)
+    # per-bin counts on a strip above the plot area, clear of the bars
+    for x, n in zip(lower[ok], count[ok]):
+        ax.text(x + width / 2, 1.02, str(int(n)), ha="center", va="bottom", fontsize=6, rotation=90,
+                transform=ax.get_xaxis_transform())
+    ax.text(1.01, 1.02, "n per bin", ha="left", va="bottom", fontsize=6, transform=ax.transAxes)
     ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.12)
+    ax.set_ylim(0, 1)
     ax.set_xlabel("confidence (max softmax probability)")
     ax.set_ylabel("accuracy")
     ax.legend(fontsize=7, loc="upper left")
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=9, pad=24)
     return ax
 
 
@@ -79,7 +81,7 @@ def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
 
 def plot_reliability_diagram(bins: ReliabilityBins, path: str | os.PathLike, title: str = "") -> Path:
     """Save :func:`draw_reliability` as a PNG; returns the path."""
-    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    fig, ax = plt.subplots(figsize=(5.0, 4.8))
     draw_reliability(ax, bins, title)
     return _save(fig, path)
 

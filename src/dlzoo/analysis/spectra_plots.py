@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -52,6 +53,8 @@ def draw_esd(ax: plt.Axes, spectrum: LayerSpectrum, bins: int = 60) -> plt.Axes:
         ax.axvline(spectrum.xmin, color="tab:red", ls=":", lw=1, label="xmin")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # no crowded minor labels
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("eigenvalue of W^T W")
     ax.set_ylabel("density")
     ax.set_title(f"{spectrum.name} ({spectrum.type}, {spectrum.num_evals} evals)", fontsize=7)
@@ -97,7 +100,11 @@ def draw_alpha_by_depth(ax: plt.Axes, runs: Mapping[str, Sequence[LayerSpectrum]
     ax.axhspan(0, OVER_TRAINED_THRESH, color="tab:orange", alpha=0.12, label="alpha < 2 (over-trained)")
     ax.axhspan(UNDER_TRAINED_THRESH, top, color="0.5", alpha=0.12, label="alpha > 6 (under-trained)")
     ax.set_ylim(0, top)
-    ax.set_xlabel("layer index (depth order)")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    names = [s.name for s in next(iter(runs.values()), [])]
+    if 0 < len(names) <= 30:
+        ax.set_xticks(range(len(names)), [n[-16:] for n in names], rotation=90, fontsize=6)
+    ax.set_xlabel("layer (depth order)")
     ax.set_ylabel("power-law exponent alpha")
     ax.legend(fontsize=7)
     return ax
