@@ -25,7 +25,10 @@ def main(command: str, argv: list[str]) -> int:
         card = model_info(argv[0])
     except KeyError as err:
         raise UsageError(str(err.args[0])) from None
-    params = count_parameters(create_model(argv[0]))
+    import torch
+
+    with torch.device("meta"):  # counts without allocating (llama3_8b would need 32 GB)
+        params = count_parameters(create_model(argv[0]))
     print(f"model:      {card.name} ({card.family})")
     print(f"paper:      {card.paper} ({card.year}) {card.arxiv}")
     print(f"parameters: {params:,}")
