@@ -268,8 +268,41 @@ def _check_word_embedding_contract(name, model, inputs, scores):
     assert scores.shape == inputs[1].shape, (name, scores.shape)
 
 
+def _labelled_image_input(card, model) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images (2, C, H, W), labels (2,)): ``model(x, y)`` is a training loss that reaches every parameter
+    (a policy trained by REINFORCE gets no gradient from the logits alone)."""
+    return torch.randn(2, *(card.test_input_size or card.input_size)), torch.tensor([1, 3])
+
+
+def _check_reinforce_classifier_contract(name, model, inputs, loss):
+    """The hybrid loss is a scalar; ``model(x)`` meets the classifier contract."""
+    x, _ = inputs
+    assert loss.dim() == 0, (name, loss.shape)
+    with torch.no_grad():
+        logits = model(x)
+    _check_classifier_contract(name, model, x, logits)
+
+
+def _capsule_input(card, model) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images in [0, 1] (2, C, H, W), class targets (2,)): the target masks the decoder's input and gives
+    the loss, which leads the output (so the decoder is in the backward too)."""
+    return torch.rand(2, *(card.test_input_size or card.input_size)), torch.tensor([0, 1])
+
+
+def _check_capsule_contract(name, model, inputs, loss):
+    """forward(x, target) leads with the scalar margin + reconstruction loss; without a target the loss is
+    None, the capsule lengths (B, K) lie in [0, 1) and the reconstruction has the input's shape."""
+    x, _ = inputs
+    assert loss.dim() == 0, (name, loss.shape)
+    with torch.no_grad():
+        out = model(x)
+    assert out.loss is None and out.logits.shape == (x.shape[0], model.num_classes), name
+    assert float(out.logits.max()) < 1 and out.reconstruction.shape == x.shape, name
+
+
 # task -> (make_input(card, model), check_contract(name, model, x, eval_output))
 TASKS = {
+    "capsule-classification": (_capsule_input, _check_capsule_contract),
     "classification": (_image_input, _check_classifier_contract),
     "segmentation": (_image_input, _check_segmentation_contract),
     "causal-lm": (_token_input, _check_causal_lm_contract),
@@ -278,6 +311,7 @@ TASKS = {
     "node-classification": (_node_input, _check_node_classification),
     "graph-classification": (_graph_input, _check_graph_classification),
     "generative": (_generative_input, _check_generative_contract),
+    "classification-reinforce": (_labelled_image_input, _check_reinforce_classifier_contract),
     "tabular-classification": (_tabular_input, _check_tabular_contract),
     "tabular-regression": (_tabular_input, _check_tabular_contract),
     "associative-memory": (_bipolar_input, _check_associative_memory_contract),

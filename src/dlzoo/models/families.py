@@ -3,6 +3,7 @@
 # ruff: noqa: F401
 from . import (
     alexnet,
+    capsnet,
     convnext,
     densenet,
     googlenet,
@@ -24,4 +25,5 @@ from .graph import diffpool, gnn
 from .language import gpt2
 from .language import llama
 from .sequence import echo_state, rnn, seq2seq, transformer
+from .vision_attention import ram, stn
 from .shallow import least_squares, logistic, perceptron, svm

@@ -17,8 +17,9 @@ from .attention import (
 from .attention.differential import DifferentialMultiheadAttention
 from .attention.hopfield import HopfieldAttention
 from .attention.non_local import NonLocalAttention
-from .bitlinear import BitLinear
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormChannelsLast
+from .bitlinear import BitLinear
+from .capsules import PrimaryCapsules, RoutingCapsules, squash
 from .classifier import ClassifierHead, GlobalPool, create_fc
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .convert import NormConversionReport, convert_norm
@@ -66,6 +67,9 @@ from .transformer import (
 )
 
 __all__ = [
+    "PrimaryCapsules",
+    "RoutingCapsules",
+    "squash",
     "KANLinear",
     "BitLinear",
     "DifferentialMultiheadAttention",
