@@ -46,9 +46,11 @@ class CapsNet(nn.Module):
     """Sabour et al.'s three-layer CapsNet with its reconstruction decoder (see module docstring)."""
 
     def __init__(self, num_classes: int = 10, in_chans: int = 1, img_size: int = 28,
-                 conv_channels: int = 256, conv_kernel: int = 9, primary_capsules: int = 32, primary_dim: int = 8, primary_kernel: int = 9,
-                 primary_stride: int = 2, capsule_dim: int = 16, routing_iterations: int = 3,
-                 decoder_hidden: Sequence[int] = (512, 1024), reconstruction_weight: float = 0.0005) -> None:
+                 conv_channels: int = 256, conv_kernel: int = 9, primary_capsules: int = 32,
+                 primary_dim: int = 8, primary_kernel: int = 9, primary_stride: int = 2,
+                 capsule_dim: int = 16,
+                 routing_iterations: int = 3, decoder_hidden: Sequence[int] = (512, 1024),
+                 reconstruction_weight: float = 0.0005) -> None:
         super().__init__()
         self.num_classes, self.in_chans, self.img_size = num_classes, in_chans, img_size
         self.reconstruction_weight = reconstruction_weight
