@@ -5,6 +5,7 @@
     dlzoo models [PATTERN] / dlzoo info MODEL
     dlzoo bench SUITE [...]           (dlzoo.bench.cli.SUITES: norms, models, optim, rmsnorm, rnn, lm, ...)
     dlzoo analyze RUN_DIR
+    dlzoo catalog [--check]
 
 Exit codes: 0 success, 2 usage or config error (one paragraph, no traceback; also a run directory that
 another live process holds), 1 failure during a run, 130 interrupted (Ctrl-C; the run is marked failed
@@ -26,6 +27,7 @@ SUBCOMMANDS = {
     "info": ("dlzoo.models.cli", "paper, year, parameter count and MACs of one model"),
     "bench": ("dlzoo.bench.cli", "benchmarks (norms, models, optim, rmsnorm, rnn, lm, graph, ...)"),
     "analyze": ("dlzoo.analysis.cli", "analysis report for a trained run directory"),
+    "catalog": ("dlzoo.catalog", "regenerate (or --check) the README catalog and docs/catalog.md"),
 }
 
 

@@ -1,0 +1,34 @@
+"""The committed catalog (README section and docs/catalog.md) is what `dlzoo catalog` generates now."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dlzoo import catalog
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_committed_catalog_is_current(capsys):
+    assert catalog.main(["--check", "--root", str(ROOT)]) == 0, capsys.readouterr().out
+
+
+def test_check_reports_a_stale_catalog(tmp_path, capsys):
+    (tmp_path / "README.md").write_text(f"# x\n\n{catalog.START}\nold\n{catalog.END}\n")
+    assert catalog.main(["--check", "--root", str(tmp_path)]) == 1
+    assert "stale" in capsys.readouterr().out
+    assert "old" in (tmp_path / "README.md").read_text()  # --check writes nothing
+    assert catalog.main(["--root", str(tmp_path)]) == 0
+    readme = (tmp_path / "README.md").read_text()
+    assert "old" not in readme and "`dlzoo.create_model`" in readme
+    assert (tmp_path / "docs" / "catalog.md").read_text().startswith("# Catalog")
+    assert catalog.main(["--check", "--root", str(tmp_path)]) == 0
+
+
+def test_readme_without_markers_is_a_usage_error(tmp_path):
+    (tmp_path / "README.md").write_text("# x\n")
+    with pytest.raises(catalog.UsageError, match="no catalog markers"):
+        catalog.main(["--root", str(tmp_path)])
