@@ -45,7 +45,7 @@ def draw_reliability(ax: plt.Axes, bins: ReliabilityBins, title: str = "") -> pl
     ax.set_ylim(0, 1)
     ax.set_xlabel("confidence (max softmax probability)")
     ax.set_ylabel("accuracy")
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="best", framealpha=0.85)
     if title:
         ax.set_title(title, fontsize=9, pad=24)
     return ax
@@ -64,7 +64,7 @@ def draw_confidence_histogram(ax: plt.Axes, confidence: np.ndarray, correct: np.
     ax.set_xlim(0, 1)
     ax.set_xlabel("confidence (max softmax probability)")
     ax.set_ylabel(f"share of {len(confidence)} predictions")
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="best", framealpha=0.85)
     if title:
         ax.set_title(title, fontsize=9)
     return ax
