@@ -62,7 +62,7 @@ def _link(card: Card) -> str:
     return " ".join(part for part in (f"{paper}{year}", ref) if part) or "—"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _count(name: str) -> int | None:
     from .models import create_model
 
