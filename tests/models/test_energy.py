@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from dlzoo.models.energy import RBM, HopfieldNetwork, HopfieldNetworkOptimized, recall_rate
+from dlzoo.models.energy import RBM, HopfieldNetwork, HopfieldNetworkOptimized, capacity_curve, recall_rate
 
 
 @pytest.fixture(autouse=True)
@@ -100,6 +100,9 @@ def test_capacity_curve_against_0138_n():
     above = recall_rate(m, 30, 0.05, trials=2)  # 0.3 N
     near = recall_rate(m, 14, 0.05, trials=2)
     assert below >= 0.95 and above <= 0.1 and above < near < 1.0 + 1e-9
+    curve = capacity_curve(m, (0.05, 0.1, 0.138, 0.2, 0.3))
+    rates = [r for _, r in curve]
+    assert rates[0] >= 0.95 and rates[-1] <= 0.1 and rates == sorted(rates, reverse=True), curve
     assert recall_rate(HopfieldNetworkOptimized(100).double(), 30, 0.05, trials=2) >= 0.95
 
 

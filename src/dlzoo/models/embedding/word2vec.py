@@ -165,3 +165,17 @@ def nearest_neighbors(model: Word2Vec, vocab: Vocab, word: str, k: int = 5) -> l
 def word2vec(**kwargs: Any) -> Word2Vec:
     """Skip-gram with negative sampling, 2000 words, 100 dimensions."""
     return Word2Vec(**kwargs)
+
+
+def main(words: Sequence[str] = ("class", "list", "int", "exception", "loop", "string"),
+         mode: str = "skipgram", epochs: int = 3) -> None:
+    """Train on the whole pydoc corpus and print each word's nearest neighbours
+    (``python -c "from dlzoo.models.embedding.word2vec import main; main(mode='cbow')"``)."""
+    from .word2vec_data import pydoc_tokens
+
+    result = train_word2vec(pydoc_tokens(), mode=mode, epochs=epochs)
+    losses = [round(x, 3) for x in result.losses]
+    print(f"word2vec {mode}: {len(result.vocab)} words, loss per epoch {losses}")
+    for w in words:
+        near = ", ".join(f"{n} {s:.2f}" for n, s in nearest_neighbors(result.model, result.vocab, w, 5))
+        print(f"  {w:>10}: {near}")

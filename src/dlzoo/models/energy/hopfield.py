@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from ...nn.channel_affine import check_positive_int
 from .. import register_model
 
-__all__ = ["HopfieldNetwork", "HopfieldNetworkOptimized", "recall_rate", "hopfield_network",
+__all__ = ["HopfieldNetwork", "HopfieldNetworkOptimized", "recall_rate", "capacity_curve", "hopfield_network",
            "hopfield_network_optimized"]
 
 
@@ -170,6 +170,14 @@ def recall_rate(model: HopfieldNetwork, num_patterns: int, flip_fraction: float 
         out = model.recall(noisy, mode=mode, generator=g)
         hits += int((out == xi).all(1).sum())
     return hits / (num_patterns * trials)
+
+
+def capacity_curve(model: HopfieldNetwork, loads: tuple[float, ...] = (0.05, 0.1, 0.138, 0.2, 0.3),
+                   flip_fraction: float = 0.05, trials: int = 2, seed: int = 0) -> list[tuple[float, float]]:
+    """``(P / N, recall rate)`` for each load: the capacity curve to read against ``0.138 N``."""
+    n = model.num_units
+    return [(load, recall_rate(model, max(1, round(load * n)), flip_fraction, trials, seed=seed))
+            for load in loads]
 
 
 _CARD = dict(input_size=(64,), test_input_size=(16,),
