@@ -34,9 +34,11 @@ from .grn import GlobalResponseNorm
 from .groupnorm import GroupNorm, GroupNormChannelsLast, InstanceNorm2d, LocalResponseNorm
 from .kan import KANLinear
 from .linear import Identity, Linear
+from .mdn import MixtureDensityHead
+from .mlp_variants import DifferentialFFN, GatedMLP, OrthoBlock, PowerMLP, SpatialGatingUnit
 from .mode import reference_mode, use_fused
 from .norms import LayerNorm, LayerNorm2d, RMSNorm
-from .norms_extra import BandRMS, LogitNorm, PartialRMSNorm
+from .norms_extra import BandLogitNorm, BandRMS, LogitNorm, PartialRMSNorm
 from .patch_merging import PatchMerging
 from .pooling import (
     AdaptiveAvgPool1d,
@@ -67,6 +69,13 @@ from .transformer import (
 )
 
 __all__ = [
+    "BandLogitNorm",
+    "DifferentialFFN",
+    "GatedMLP",
+    "MixtureDensityHead",
+    "OrthoBlock",
+    "PowerMLP",
+    "SpatialGatingUnit",
     "PrimaryCapsules",
     "RoutingCapsules",
     "squash",

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from .channel_affine import check_channels, check_positive_int, upcast
 
-__all__ = ["BandRMS", "LogitNorm", "PartialRMSNorm"]
+__all__ = ["BandLogitNorm", "BandRMS", "LogitNorm", "PartialRMSNorm"]
 
 
 class PartialRMSNorm(nn.Module):
@@ -127,3 +127,39 @@ class LogitNorm(nn.Module):
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature}, eps={self.eps}, dim={self.dim}"
+
+
+class BandLogitNorm(nn.Module):
+    """dl_techniques' band-constrained logit norm: unit L2 norm over the last dim, then one scale inside
+    ``[1 - a, 1]``, ``a = max_band_width``:
+
+        y = x / sqrt(max(||x||^2, eps)) * s,   s = (1 - a) + a (tanh(4 beta) + 1) / 2
+
+    The original computes ``beta`` as a LayerNorm of the length ``||x||`` over its size-1 axis, which is
+    always that LayerNorm's bias; here ``beta`` is that one scalar parameter (``band_param``, init 0, so
+    ``s = 1 - a/2``). Output L2 norm lies in ``[1 - a, 1]``. Shapes: ``(*, C)`` -> ``(*, C)``.
+    """
+
+    def __init__(self, num_features: int, max_band_width: float = 0.01, eps: float = 1e-7,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
+        super().__init__()
+        if not 0.0 < max_band_width < 1.0:
+            raise ValueError(f"BandLogitNorm: max_band_width must be in (0, 1), got {max_band_width}")
+        if eps <= 0:
+            raise ValueError(f"BandLogitNorm: eps must be positive, got {eps}")
+        self.num_features = check_positive_int("BandLogitNorm", "num_features", num_features)
+        self.max_band_width, self.eps = max_band_width, eps
+        self.band_param = nn.Parameter(torch.zeros((), device=device, dtype=dtype))
+
+    def band_scale(self) -> Tensor:
+        a = self.max_band_width
+        return (1 - a) + a * (torch.tanh(4.0 * self.band_param) + 1.0) / 2.0
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_channels("BandLogitNorm", x, self.num_features)
+        xf = upcast(x)
+        length = torch.sqrt(xf.pow(2).sum(dim=-1, keepdim=True).clamp_min(self.eps))
+        return (xf / length * self.band_scale()).to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, max_band_width={self.max_band_width}, eps={self.eps}"
