@@ -9,10 +9,9 @@ On the periodic unit square a scalar field is carried by a constant velocity ``v
 Each Fourier mode evolves independently and exactly, ``u_k(t) = u_k(0) exp(-(i 2 pi k . v + kappa (2 pi
 |k|)^2) t)``, so the frames are exact solutions (no time-stepping error) from a random smooth initial field
 (Gaussian spectrum with amplitude ``exp(-|k|^2 / (2 s^2))``). Each sample draws its own ``v`` and ``kappa``;
-the model must infer them from the past frames. A sample is ``x (1, T_in, H, W)`` (past frames as the depth
-axis of a 3-D U-Net) and
-``y (1, T_out, H, W)`` (the next frames). :func:`persistence` is the baseline that repeats the last input
-frame.
+the model must
+infer them from the past frames. A sample is ``x (1, T_in, H, W)`` (past frames as the depth axis of a 3-D
+U-Net) and ``y (1, T_out, H, W)`` (the next frames). :func:`persistence` repeats the last input frame.
 """
 
 from __future__ import annotations
