@@ -20,11 +20,14 @@ from .classification import (
     cross_entropy,
     log_softmax,
 )
+from .clustering import ClusteringLoss, soft_assignment, target_distribution
 from .contrastive import ClipLoss, clip_contrastive_loss
+from .deep_supervision import DeepSupervisionLoss
 from .factory import LOSSES, create_loss, list_losses, register_loss
 from .focal import FocalLoss, SigmoidFocalLoss, focal_loss, sigmoid_focal_loss
 from .goodhart import GoodhartAwareLoss
 from .mdn import MDNLoss, mdn_log_prob, mdn_nll
+from .preference import BinaryPreference, TriStatePreference, binary_preference, tri_state_preference
 from .regression import (
     HuberLoss,
     L1Loss,
@@ -48,6 +51,14 @@ from .regularizers import (
 from .segmentation import DiceLoss, IoULoss, TverskyLoss, dice_loss, iou_loss, tversky_loss
 
 __all__ = [
+    "BinaryPreference",
+    "ClusteringLoss",
+    "DeepSupervisionLoss",
+    "TriStatePreference",
+    "binary_preference",
+    "soft_assignment",
+    "target_distribution",
+    "tri_state_preference",
     "ANYLOSS_METRICS",
     "AnyLoss",
     "BCEWithLogitsLoss",
