@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 
 from ..errors import UsageError
 
-SUITES = ("norms", "models", "optim", "rmsnorm", "transformer", "rnn", "lm", "analysis", "graph")
+SUITES = ("norms", "models", "optim", "rmsnorm", "transformer", "rnn", "lm", "analysis", "graph", "layers")
+
+
+def usage() -> str:
+    return (f"usage: dlzoo bench SUITE [options]   (dlzoo bench SUITE --help for a suite's options)\n\n"
+            f"suites: {', '.join(SUITES)}")
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
     if not argv or argv[0] not in SUITES:
-        raise UsageError(f"usage: dlzoo bench {{{'|'.join(SUITES)}}} [options]")
+        what = "missing SUITE"
+        if argv:
+            close = difflib.get_close_matches(argv[0], SUITES, n=1)
+            what = f"unknown suite {argv[0]!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+        raise UsageError(f"{what}\n{usage()}")
     return int(importlib.import_module(f"dlzoo.bench.{argv[0]}").main(argv[1:]))
