@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import statistics
 import time
 import warnings
@@ -38,6 +39,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: unchanged)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="benchmarks/results", help="directory for analysis.json / .md")
+    p.add_argument("--suffix", default="", help="file names analysis<suffix>.json etc. (e.g. .threads1)")
     return p.parse_args(argv)
 
 
@@ -94,6 +96,7 @@ def main(argv: list[str]) -> int:
         if args.threads < 1:
             raise UsageError("--threads must be >= 1")
         torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     rows = []
     for name in args.models:
         row = run(name, args.rounds, args.seed)
@@ -102,14 +105,18 @@ def main(argv: list[str]) -> int:
               f"ratio {row['ratio']:.3f}; "
               f"max rel alpha diff {row['max_rel_alpha']:.1e}, max abs norm diff {row['max_abs_norm']:.1e}",
               flush=True)
-    meta = environment("cpu", rounds=args.rounds, seed=args.seed)
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    meta = environment("cpu", rounds=args.rounds, seed=args.seed, cpus=os.cpu_count(),
+                       loadavg_1min=[load_before, load_after])
     notes = [f"Median wall time of one full analysis over {args.rounds} interleaved rounds (weightwatcher "
              "0.7.7 `WeightWatcher(model).analyze()` with its defaults vs `dlzoo.analysis.weight_spectra`), "
              f"same model and weights, random init (seed {args.seed}); ratio = dlzoo / weightwatcher.",
              "Agreement checked in the same run: largest relative alpha difference and largest absolute "
              "difference of log_norm / log_spectral_norm / alpha_weighted over all layers.",
-             f"torch threads {torch.get_num_threads()}; weightwatcher runs its SVDs in SciPy (CPU)."]
-    md = write_results(Path(args.out) / "analysis", "Weight spectra: dlzoo vs weightwatcher", COLUMNS, rows,
-                       meta, notes)
+             f"torch threads {torch.get_num_threads()}; weightwatcher runs its SVDs in SciPy (CPU); "
+             f"{os.cpu_count()} CPUs, 1-min load average {load_before} before and {load_after} after "
+             "(other jobs share the machine: both tools slow down alike within a round)."]
+    md = write_results(Path(args.out) / f"analysis{args.suffix}", "Weight spectra: dlzoo vs weightwatcher",
+                       COLUMNS, rows, meta, notes)
     print(md)
     return 0
