@@ -70,10 +70,8 @@ class GraphBatch:
         y = torch.as_tensor(ys) if ys is not None else None
         return cls(torch.cat(xs), torch.cat(edges, dim=1), torch.cat(batch), y)
 
-    def to(self, device: torch.device | str) -> GraphBatch:
-        return GraphBatch(
-            self.x.to(device),
-            self.edge_index.to(device),
-            self.batch.to(device),
-            None if self.y is None else self.y.to(device),
-        )
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> GraphBatch:
+        def move(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t.to(device, non_blocking=non_blocking)
+
+        return GraphBatch(move(self.x), move(self.edge_index), move(self.batch), move(self.y))

@@ -2,6 +2,8 @@
 
 - ``classification`` (:mod:`.classification`): image/vector datasets of :data:`dlzoo.data.DATASETS`,
   cross-entropy (+ auxiliary heads, Mixup/CutMix), accuracy.
+- ``graph`` (:mod:`.graph`): node classification (karate club, citation files) and graph classification
+  (synthetic graphs, TU files) with the graph models; accuracy over the split's nodes / graphs.
 - ``lm`` (:mod:`.lm`): text corpora of :data:`dlzoo.data.text.TEXT_CORPORA`, causal language models,
   next-token cross-entropy over packed blocks, perplexity, tokens/s, a generated sample after each eval.
 
@@ -24,6 +26,10 @@ def is_text_data(name: str) -> bool:
 
 
 def task_name(cfg: TrainConfig) -> str:
+    from .graph import GRAPH_DATA
+
+    if cfg.data.name in GRAPH_DATA:
+        return "graph"
     return "lm" if is_text_data(cfg.data.name) else "classification"
 
 
@@ -33,6 +39,10 @@ def create_task(cfg: TrainConfig) -> Task:
         from .lm import LanguageModelingTask
 
         return LanguageModelingTask(cfg)
+    if task_name(cfg) == "graph":
+        from .graph import GraphTask
+
+        return GraphTask(cfg)
     from .classification import ClassificationTask
 
     return ClassificationTask(cfg)
