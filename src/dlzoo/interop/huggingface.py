@@ -53,6 +53,7 @@ _CONVERTER_MODULES: tuple[str, ...] = (
     "hf_vit",
     "dlzoo.models.language.gpt2._convert_hf",
     "dlzoo.models.language.llama._convert_hf",
+    "dlzoo.models.clip._convert_hf",
 )
 
 

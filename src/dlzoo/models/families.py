@@ -4,6 +4,7 @@
 from . import (
     alexnet,
     capsnet,
+    clip,
     convnext,
     densenet,
     googlenet,

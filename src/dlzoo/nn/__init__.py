@@ -1,6 +1,19 @@
 """dlzoo.nn: layers written from tensor ops, mirroring ``torch.nn`` names where torch has them."""
 
-from .activations import GELU, GLU, Hardsigmoid, Hardswish, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid, SiLU, Tanh
+from .activations import (
+    GELU,
+    GLU,
+    Hardsigmoid,
+    Hardswish,
+    LeakyReLU,
+    Mish,
+    QuickGELU,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Tanh,
+)
 from .attention import (
     AdditiveAttention,
     Attention,
@@ -150,6 +163,7 @@ __all__ = [
     "DropPath",
     "DyT",
     "GELU",
+    "QuickGELU",
     "get_norm_layer",
     "GlobalResponseNorm",
     "GroupNorm",

@@ -8,6 +8,8 @@ paper's formula written from tensor ops:
 * GELU (Hendrycks & Gimpel, "Gaussian Error Linear Units", 2016, arXiv:1606.08415):
   ``x * Phi(x) = x / 2 * (1 + erf(x / sqrt 2))``; ``approximate="tanh"``:
   ``x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3)))``.
+* QuickGELU (the GELU approximation of Hendrycks & Gimpel 2016, Sec. 2, used by OpenAI's CLIP, Radford et
+  al. 2021, arXiv:2103.00020): ``x * sigmoid(1.702 x)``.
 * SiLU / Swish (Elfwing et al. 2017, arXiv:1702.03118; Ramachandran et al. 2017, arXiv:1710.05941):
   ``x * sigmoid(x)``.
 * Hardsigmoid / Hardswish (Howard et al., "Searching for MobileNetV3", 2019, arXiv:1905.02244):
@@ -38,6 +40,7 @@ __all__ = [
     "ReLU6",
     "LeakyReLU",
     "GELU",
+    "QuickGELU",
     "SiLU",
     "Hardswish",
     "Hardsigmoid",
@@ -109,6 +112,15 @@ class GELU(nn.Module):
 
     def extra_repr(self) -> str:
         return f"approximate={self.approximate!r}"
+
+
+class QuickGELU(nn.Module):
+    """``x * sigmoid(1.702 x)`` (CLIP's activation; transformers' ``QuickGELUActivation``)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if use_fused():
+            return x * torch.sigmoid(1.702 * x)
+        return x / (1.0 + torch.exp(-1.702 * x))
 
 
 class Sigmoid(nn.Module):

@@ -20,7 +20,20 @@ from typing import Any
 from torch import nn
 
 from ..registry import Registry
-from .activations import GELU, GLU, Hardsigmoid, Hardswish, LeakyReLU, Mish, ReLU, ReLU6, Sigmoid, SiLU, Tanh
+from .activations import (
+    GELU,
+    GLU,
+    Hardsigmoid,
+    Hardswish,
+    LeakyReLU,
+    Mish,
+    QuickGELU,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Tanh,
+)
 from .linear import Identity
 
 __all__ = ["ACTIVATIONS", "ActSpec", "get_act_layer", "create_act"]
@@ -37,6 +50,7 @@ for _name, _factory, _paper, _year, _arxiv in (
     ("gelu", GELU, "Gaussian Error Linear Units (GELUs)", 2016, "1606.08415"),
     ("gelu_tanh", functools.partial(GELU, approximate="tanh"), "Gaussian Error Linear Units (GELUs)", 2016,
      "1606.08415"),
+    ("quick_gelu", QuickGELU, "Gaussian Error Linear Units (GELUs)", 2016, "1606.08415"),
     ("silu", SiLU, "Sigmoid-Weighted Linear Units for Neural Network Function Approximation", 2017,
      "1702.03118"),
     ("swish", SiLU, "Searching for Activation Functions", 2017, "1710.05941"),
