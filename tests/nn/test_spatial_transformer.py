@@ -97,3 +97,14 @@ def test_bad_inputs_are_one_line_errors():
         grid_sample(torch.zeros(1, 4, 4), torch.zeros(1, 2, 2, 2))
     with pytest.raises(ValueError, match="SpatialTransformer: expected input"):
         SpatialTransformer(torch.nn.Flatten(), 16)(torch.zeros(16))
+
+
+def test_spatial_transformer_net_starts_as_its_cnn_on_the_unwarped_image_and_trains_theta():
+    torch.manual_seed(0)
+    net = dlzoo.create_model("spatial_transformer_net").double()
+    x = torch.randn(4, 1, 8, 8, dtype=torch.float64)
+    plain = net.forward_head(net.features(x))  # the classifier without the transformer
+    torch.testing.assert_close(net(x), plain, rtol=1e-12, atol=1e-12)
+    torch.nn.functional.cross_entropy(net(x), torch.tensor([0, 1, 2, 3])).backward()
+    assert net.stn.fc_loc.weight.grad.abs().sum() > 0  # theta gets a gradient through the sampler
+    assert all(p.grad is not None for p in net.stn.localization.parameters())

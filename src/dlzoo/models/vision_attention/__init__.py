@@ -1,0 +1,1 @@
+"""Visual-attention networks: spatial transformer network, recurrent attention model."""
