@@ -22,6 +22,31 @@ and prints that directory last. --resume continues a killed run from its last ch
 train.epochs=N beyond a finished run's schedule it trains on under the schedule rebuilt for N epochs."""
 
 
+def flag_hint(flag: str, argv: list[str]) -> str:
+    """``--epochs 2`` -> ``"; config keys are overrides: did you mean train.epochs=2?"`` ("" if no key fits).
+
+    The flag's name (dashes as underscores) is looked up among the config's top-level keys and each
+    section's keys; its value is the text after ``=`` or the next argument.
+    """
+    from .config import TrainConfig
+
+    name, sep, value = flag.lstrip("-").partition("=")
+    name = name.replace("-", "_")
+    if not sep:
+        after = argv[argv.index(flag) + 1:argv.index(flag) + 2]
+        value = after[0] if after and not after[0].startswith("-") and "=" not in after[0] else "VALUE"
+    keys = []
+    for key, field in TrainConfig.model_fields.items():
+        section = getattr(field.annotation, "model_fields", None)
+        if key == name and section is None:
+            keys.append(key)
+        elif section is not None and name in section:
+            keys.append(f"{key}.{name}")
+    if not keys:
+        return ""
+    return "; config keys are overrides: did you mean " + " or ".join(f"{k}={value}" for k in keys) + "?"
+
+
 def main(argv: list[str]) -> int:
     config_path, resume_dir, run_dir, quiet, overrides = None, None, None, False, []
     it = iter(argv)
@@ -42,7 +67,7 @@ def main(argv: list[str]) -> int:
         elif arg in ("-q", "--quiet"):
             quiet = True
         elif arg.startswith("-"):
-            raise UsageError(f"unknown option {arg!r}\n{USAGE}")
+            raise UsageError(f"unknown option {arg!r}{flag_hint(arg, argv)}\n{USAGE}")
         elif "=" in arg:
             overrides.append(arg)
         elif config_path is None and resume_dir is None:
