@@ -300,6 +300,28 @@ def _check_capsule_contract(name, model, inputs, loss):
     assert float(out.logits.max()) < 1 and out.reconstruction.shape == x.shape, name
 
 
+def _contrastive_input(card, model):
+    """(input_ids (3, T), pixel_values (2, C, H, W)): a different number of captions and images."""
+    size = card.test_input_size or card.input_size
+    return torch.randint(0, model.vocab_size, (3, min(8, model.context_length))), torch.randn(2, *size)
+
+
+def _check_contrastive_contract(name, model, inputs, logits):
+    """logits_per_image (B_img, B_txt) = exp(logit_scale) * cosine similarity of the projected features;
+    logits_per_text is its transpose and the returned embeddings are the unit-norm features."""
+    ids, pixels = inputs
+    assert logits.shape == (pixels.shape[0], ids.shape[0]), (name, logits.shape)
+    with torch.no_grad():
+        out = model(ids, pixels)
+        image = torch.nn.functional.normalize(model.get_image_features(pixels), dim=-1)
+        text = torch.nn.functional.normalize(model.get_text_features(ids), dim=-1)
+        torch.testing.assert_close(out.logits_per_text, out.logits_per_image.t())
+        torch.testing.assert_close(out.image_embeds, image)
+        torch.testing.assert_close(out.text_embeds, text)
+        torch.testing.assert_close(logits, model.logit_scale.exp() * image @ text.t())
+
+
+# task -> (make_input(card, model), check_contract(name, model, x, eval_output))
 # task -> (make_input(card, model), check_contract(name, model, x, eval_output))
 TASKS = {
     "capsule-classification": (_capsule_input, _check_capsule_contract),
@@ -319,6 +341,7 @@ TASKS = {
     "matrix-factorization": (_row_ids_input, _check_matrix_factorization_contract),
     "reconstruction": (_tabular_input, _check_reconstruction_contract),
     "word-embedding": (_word_pairs_input, _check_word_embedding_contract),
+    "contrastive": (_contrastive_input, _check_contrastive_contract),
 }
 
 
