@@ -322,7 +322,6 @@ def _check_contrastive_contract(name, model, inputs, logits):
 
 
 # task -> (make_input(card, model), check_contract(name, model, x, eval_output))
-# task -> (make_input(card, model), check_contract(name, model, x, eval_output))
 TASKS = {
     "capsule-classification": (_capsule_input, _check_capsule_contract),
     "classification": (_image_input, _check_classifier_contract),
