@@ -36,7 +36,7 @@ from torch.nn import functional as F
 
 __all__ = ["DigitsUnit", "SampleQuality", "digits_in_unit_range", "train_digits_classifier",
            "classifier_features", "frechet_distance", "feature_frechet_distance", "score_samples",
-           "train_generative", "evaluate_generative_models", "save_sample_grid"]
+           "train_generative", "evaluate_generative_models", "save_sample_grid", "LEARNING_RATES"]
 
 
 class DigitsUnit(NamedTuple):
@@ -142,10 +142,15 @@ def score_samples(samples: Tensor, classifier: nn.Module, reference: Tensor, min
     )
 
 
+#: Adam learning rates of the brief training runs (a GAN uses Radford et al.'s 2e-4, beta1 0.5)
+LEARNING_RATES = {"vae": 3e-3, "ddpm": 1e-3}
+
+
 def train_generative(name: str, train_x: Tensor, steps: int = 1500, batch_size: int = 64, seed: int = 0,
-                     **overrides) -> nn.Module:
+                     lr: float | None = None, **overrides) -> nn.Module:
     """Train a registered generative model briefly with dlzoo's Adam; a GAN alternates one D and one G step
-    (Radford et al.: lr 2e-4, beta1 0.5), the others minimise ``loss``. Returned in eval mode."""
+    (Radford et al.: lr 2e-4, beta1 0.5), the others minimise ``loss`` (lr from :data:`LEARNING_RATES`,
+    else 1e-3). Returned in eval mode."""
     import dlzoo
 
     from ..optim import Adam
@@ -156,10 +161,10 @@ def train_generative(name: str, train_x: Tensor, steps: int = 1500, batch_size: 
     g = torch.Generator().manual_seed(seed)
     gan = hasattr(model, "discriminator_loss")
     if gan:
-        opt_d = Adam(model.discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
-        opt_g = Adam(model.generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        opt_d = Adam(model.discriminator.parameters(), lr=lr or 2e-4, betas=(0.5, 0.999))
+        opt_g = Adam(model.generator.parameters(), lr=lr or 2e-4, betas=(0.5, 0.999))
     else:
-        opt = Adam(model.parameters(), lr=1e-3)
+        opt = Adam(model.parameters(), lr=lr or LEARNING_RATES.get(name, 1e-3))
     for _ in range(steps):
         batch = train_x[torch.randint(0, len(train_x), (batch_size,), generator=g)]
         if gan:
@@ -239,7 +244,7 @@ def evaluate_generative_models(names: tuple[str, ...] = ("vae", "dcgan", "ddpm")
 def _main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Train generative models briefly, score samples")
     parser.add_argument("--models", default="vae,dcgan,ddpm")
-    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
