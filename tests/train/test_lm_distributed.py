@@ -24,7 +24,7 @@ from safetensors.torch import load_file
 sys.path.insert(0, str(Path(__file__).parent))
 from test_lm_task import lm_config, register_tiny_lm, unregister_tiny_lm, write_corpus  # noqa: E402
 
-from dlzoo.train import load_config, train  # noqa: E402
+from dlzoo.train import load_config, resume, train  # noqa: E402
 
 
 def _free_port() -> int:
@@ -41,15 +41,17 @@ def _script(tmp_path: Path) -> Path:
     return script
 
 
-def _two_ranks(tmp_path: Path, config: Path, run: Path, *extra: str) -> list[tuple[str, str]]:
+def _two_ranks(tmp_path: Path, config: Path | None, run: Path, *extra: str) -> list[tuple[str, str]]:
+    """``dlzoo train config --run-dir run`` (``config=None``: ``dlzoo train --resume run``) on 2 ranks."""
     src = str(Path(__file__).resolve().parents[2] / "src")
     port, procs = _free_port(), []
     for rank in range(2):
         env = dict(os.environ, OMP_NUM_THREADS="1", WORLD_SIZE="2", RANK=str(rank), LOCAL_RANK=str(rank),
                    MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
                    PYTHONPATH=src + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        cmd = [sys.executable, str(_script(tmp_path)), "train", str(config), "--run-dir", str(run), *extra,
-               "train.device=cpu"] + (["--quiet"] if rank else [])
+        where = ["--resume", str(run)] if config is None else [str(config), "--run-dir", str(run)]
+        cmd = [sys.executable, str(_script(tmp_path)), "train", *where, *extra, "train.device=cpu"] \
+            + (["--quiet"] if rank else [])
         procs.append(subprocess.Popen(cmd, env=env, text=True, cwd=tmp_path, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE))
     outs = [p.communicate(timeout=600) for p in procs]
@@ -83,9 +85,9 @@ def _configs(tmp_path: Path, **train_section) -> tuple[Path, Path]:
     return paths[0], paths[1]
 
 
-def _compare(tmp_path: Path, run: Path, single) -> None:
+def _compare(tmp_path: Path, run: Path, single, steps: int = 4) -> None:
     hist = [json.loads(s) for s in (run / "metrics.jsonl").read_text().splitlines()]
-    assert hist[-1]["step"] == single.history[-1]["step"] == 4
+    assert hist[-1]["step"] == single.history[-1]["step"] == steps
     assert hist[-1]["train_loss"] == pytest.approx(single.history[-1]["train_loss"], rel=1e-4)
     assert hist[-1]["val_loss"] == pytest.approx(single.history[-1]["val_loss"], rel=1e-4)
     assert hist[-1]["sample"].startswith("once")
@@ -108,8 +110,19 @@ def test_lm_ddp_two_gloo_ranks_match_one_process(tmp_path):
 
 @pytest.mark.distributed
 @pytest.mark.slow
-def test_lm_fsdp2_two_gloo_ranks_match_one_process(tmp_path):
+def test_lm_fsdp2_two_gloo_ranks_match_one_process_and_resume(tmp_path):
     ranks, one = _configs(tmp_path, fsdp=True)
     _two_ranks(tmp_path, ranks, tmp_path / "fsdp")
     single = _single(tmp_path, one)
     _compare(tmp_path, tmp_path / "fsdp", single)
+    # its checkpoint holds the gathered weights and the full optimizer state (momentum): extending the
+    # sharded run by an epoch (each rank reads the full state, keeps its shards) equals extending the single
+    # process's run the same way
+    more = ["train.epochs=2", "train.max_steps=6"]
+    _two_ranks(tmp_path, None, tmp_path / "fsdp", *more)
+    register_tiny_lm()
+    try:
+        extended = resume(tmp_path / "one", progress=False, overrides=more)
+    finally:
+        unregister_tiny_lm()
+    _compare(tmp_path, tmp_path / "fsdp", extended, steps=6)

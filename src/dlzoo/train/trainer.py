@@ -297,11 +297,12 @@ class Trainer:
     def _finished_result(self) -> TrainResult:
         """The results of a run that is already complete, read back from its directory."""
         r = self.finished or {}
-        self.history = R.load_finished_run(self.run_dir, self.model)
-        self.model.eval()
+        model = self._replica() if self.fsdp else self.model  # FSDP: the saved full weights, unsharded
+        self.history = R.load_finished_run(self.run_dir, model)
+        model.eval()
         self.epoch, self.step = int(r.get("epochs", 0)), int(r.get("steps", 0))
         test = {k: float("nan") if v is None else float(v) for k, v in (r.get("test") or {}).items()}
-        return TrainResult(run_dir=self.run_dir, model=self.model, history=self.history, test=test,
+        return TrainResult(run_dir=self.run_dir, model=model, history=self.history, test=test,
                            wall_time=float(r.get("wall_time", 0.0)), data=self.data, already_complete=True)
 
     def _train_epoch(self) -> None:
