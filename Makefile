@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean docker
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,15 @@ test: $(STAMP) lint
 
 bench: $(STAMP)
 	$(BIN)/dlzoo bench norms
+
+# Image with the install recipe above and `make demo` as its command (no engine needed to read it):
+#   make docker                                         CPU (Dockerfile, torch from PyTorch's CPU index)
+#   make docker DOCKERFILE=Dockerfile.cuda TAG=dlzoo:cuda   CUDA base, same entry points
+DOCKER     ?= docker
+DOCKERFILE ?= Dockerfile
+TAG        ?= dlzoo:cpu
+docker:
+	$(DOCKER) build -f $(DOCKERFILE) -t $(TAG) .
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
