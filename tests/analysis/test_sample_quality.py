@@ -75,3 +75,21 @@ def test_sample_grid_png(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="save_sample_grid: expected images"):
         save_sample_grid(torch.rand(3, 8, 8), tmp_path / "bad.png")
+
+
+@pytest.mark.parametrize("name", ["dcgan", "vae"])
+def test_train_generative_updates_every_trained_part(name):
+    from dlzoo.analysis.sample_quality import train_generative
+
+    torch.manual_seed(0)
+    x = torch.rand(32, 1, 8, 8)
+    import dlzoo
+
+    torch.manual_seed(0)
+    before = {k: v.clone() for k, v in dlzoo.create_model(name).state_dict().items()}
+    model = train_generative(name, x, steps=2, batch_size=8, seed=0)
+    assert not model.training
+    changed = {k.split(".")[0] for k, v in model.state_dict().items()
+               if v.is_floating_point() and not torch.equal(v, before[k])}
+    want = {"generator", "discriminator"} if name == "dcgan" else {"enc_hidden", "dec_out"}
+    assert want <= changed, changed
