@@ -23,8 +23,8 @@ def test_seeded_and_not_degenerate():
     assert torch.equal(a, b) and not torch.equal(a, c)
     # Haar: the diagonal of a Haar orthogonal matrix has mean 0 (QR without sign fix would bias it to > 0)
     diag = torch.stack([orthonormal_(torch.empty(3, 3), generator=torch.Generator().manual_seed(s)).diag()
-                        for s in range(400)])
-    assert abs(float(diag.mean())) < 0.06
+                        for s in range(200)])
+    assert abs(float(diag.mean())) < 0.08
     assert dlzoo.nn.init.orthonormal_ is orthonormal_
 
 

@@ -50,7 +50,7 @@ class CapsNet(nn.Module):
                  primary_dim: int = 8, primary_kernel: int = 9, primary_stride: int = 2,
                  capsule_dim: int = 16,
                  routing_iterations: int = 3, decoder_hidden: Sequence[int] = (512, 1024),
-                 reconstruction_weight: float = 0.0005) -> None:
+                 reconstruction_weight: float = 0.0005, routing_init_std: float = 0.01) -> None:
         super().__init__()
         self.num_classes, self.in_chans, self.img_size = num_classes, in_chans, img_size
         self.reconstruction_weight = reconstruction_weight
@@ -62,7 +62,7 @@ class CapsNet(nn.Module):
             raise ValueError(f"CapsNet: img_size={img_size} is too small for conv {conv_kernel} and primary "
                              f"capsules {primary_kernel}/{primary_stride}")
         self.digit = RoutingCapsules(primary_capsules * side * side, primary_dim, num_classes, capsule_dim,
-                                     routing_iterations)
+                                     routing_iterations, routing_init_std)
         layers: list[nn.Module] = []
         width = num_classes * capsule_dim
         for h in decoder_hidden:

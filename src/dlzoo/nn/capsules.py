@@ -11,7 +11,8 @@ Sabour, Frosst, Hinton, "Dynamic Routing Between Capsules", NeurIPS 2017, arXiv:
   as ``num_capsules`` capsule maps of ``capsule_dim``-vectors, then squashed: ``(B, C, H, W) -> (B, N, D)``
   with ``N = num_capsules * H' * W'`` (the paper: 32 maps of 6x6 8-D capsules = 1152).
 * :class:`RoutingCapsules` -- ``(B, N_in, D_in) -> (B, N_out, D_out)`` with one ``W_ij`` per capsule pair
-  (``weight (N_in, N_out, D_out, D_in)``, no bias, as the paper) and ``routing_iterations`` (3) rounds.
+  (``weight (N_in, N_out, D_out, D_in)``, N(0, ``init_std``^2), no bias, as the paper) and
+  ``routing_iterations`` (3) rounds.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class RoutingCapsules(nn.Module):
     """Fully connected capsule layer with dynamic routing by agreement (Procedure 1)."""
 
     def __init__(self, in_capsules: int, in_dim: int, num_capsules: int, capsule_dim: int,
-                 routing_iterations: int = 3) -> None:
+                 routing_iterations: int = 3, init_std: float = 0.01) -> None:
         super().__init__()
         name = "RoutingCapsules"
         self.in_capsules = check_positive_int(name, "in_capsules", in_capsules)
@@ -69,7 +70,7 @@ class RoutingCapsules(nn.Module):
         if isinstance(r, bool) or not isinstance(r, int) or r < 1:
             raise ValueError(f"RoutingCapsules: routing_iterations must be an int >= 1, got {r!r}")
         self.routing_iterations = routing_iterations
-        self.weight = nn.Parameter(0.01 * torch.randn(in_capsules, num_capsules, capsule_dim, in_dim))
+        self.weight = nn.Parameter(init_std * torch.randn(in_capsules, num_capsules, capsule_dim, in_dim))
 
     def forward(self, u: Tensor, return_coupling: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         if u.dim() != 3 or u.shape[1:] != (self.in_capsules, self.in_dim):
