@@ -54,6 +54,7 @@ def scored():
         torch.set_num_threads(threads)
 
 
+@pytest.mark.slow  # trains a classifier (15-20 s on the shared cores)
 def test_classifier_fd_is_small_between_test_halves_and_large_for_noise(scored):
     data, clf = scored
     assert clf.test_accuracy > 0.93
@@ -77,6 +78,7 @@ def test_sample_grid_png(tmp_path):
         save_sample_grid(torch.rand(3, 8, 8), tmp_path / "bad.png")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["dcgan", "vae"])
 def test_train_generative_updates_every_trained_part(name):
     from dlzoo.analysis.sample_quality import train_generative
