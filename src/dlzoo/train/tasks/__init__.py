@@ -4,6 +4,8 @@
   cross-entropy (+ auxiliary heads, Mixup/CutMix), accuracy.
 - ``graph`` (:mod:`.graph`): node classification (karate club, citation files) and graph classification
   (synthetic graphs, TU files) with the graph models; accuracy over the split's nodes / graphs.
+- ``regression`` (:mod:`.regression`): dense forecasting (the 3-D U-Net on advection-diffusion frames),
+  MSE/MAE/R^2 and per-frame error next to the persistence baseline.
 - ``lm`` (:mod:`.lm`): text corpora of :data:`dlzoo.data.text.TEXT_CORPORA`, causal language models,
   next-token cross-entropy over packed blocks, perplexity, tokens/s, a generated sample after each eval.
 
@@ -27,9 +29,12 @@ def is_text_data(name: str) -> bool:
 
 def task_name(cfg: TrainConfig) -> str:
     from .graph import GRAPH_DATA
+    from .regression import REGRESSION_DATA
 
     if cfg.data.name in GRAPH_DATA:
         return "graph"
+    if cfg.data.name in REGRESSION_DATA:
+        return "regression"
     return "lm" if is_text_data(cfg.data.name) else "classification"
 
 
@@ -43,6 +48,10 @@ def create_task(cfg: TrainConfig) -> Task:
         from .graph import GraphTask
 
         return GraphTask(cfg)
+    if task_name(cfg) == "regression":
+        from .regression import RegressionTask
+
+        return RegressionTask(cfg)
     from .classification import ClassificationTask
 
     return ClassificationTask(cfg)

@@ -1,0 +1,176 @@
+"""Dense regression in the trainer: the 3-D U-Net forecasting advection-diffusion frames.
+
+``data.name: advection`` (:mod:`dlzoo.data.advection`, ``data.kwargs`` go to the generator: ``num_samples``,
+``past``, ``future``, ``size``, ...): inputs ``(B, 1, T_past, H, W)``, targets ``(B, 1, T_future, H, W)``. The
+loss is the config's (``mse`` by default for this task; ``l1``/``huber`` work too). Metrics: MSE, MAE,
+R^2 = 1 - SSE / SST (SST around the split's target mean), the MSE of each future frame, and the same numbers
+for the persistence baseline (the last past frame repeated), so a run says whether it beats copying.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ...data.advection import AdvectionSplits, advection_splits, persistence
+from ...data.base import epoch_seed
+from ...errors import UsageError
+from ..build import TrainData, build_loss
+from .base import Task
+
+__all__ = ["REGRESSION_DATA", "RegressionTask", "regression_metrics"]
+
+REGRESSION_DATA = ("advection",)
+
+
+class _TensorLoader:
+    """Whole-batch indexing of (x, y) float tensors; the order is a pure function of (seed, epoch)."""
+
+    def __init__(
+        self,
+        x: Tensor,
+        y: Tensor,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        self.x, self.y, self.batch_size, self.shuffle, self.seed = x, y, batch_size, shuffle, seed
+        self.rank, self.world_size = rank, world_size
+        self.dataset = range(x.shape[0])
+
+    def __len__(self) -> int:
+        return math.ceil(math.ceil(self.x.shape[0] / self.world_size) / self.batch_size)
+
+    def iter_epoch(self, epoch: int, start_batch: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
+        n = self.x.shape[0]
+        order = (
+            torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(self.seed, epoch)))
+            if self.shuffle
+            else torch.arange(n)
+        )[self.rank :: self.world_size]
+        for b in range(start_batch, len(self)):
+            idx = order[b * self.batch_size : (b + 1) * self.batch_size]
+            if idx.numel():
+                yield self.x[idx], self.y[idx]
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        return self.iter_epoch(0)
+
+
+def regression_metrics(pred: Tensor, target: Tensor) -> dict[str, float]:
+    """MSE, MAE, R^2 and per-future-frame MSE of ``pred`` vs ``target`` (B, C, T, H, W)."""
+    err = pred.double() - target.double()
+    sst = ((target.double() - target.double().mean()) ** 2).sum()
+    out = {
+        "mse": err.pow(2).mean().item(),
+        "mae": err.abs().mean().item(),
+        "r2": (1 - err.pow(2).sum() / sst).item() if sst > 0 else float("nan"),
+    }
+    for t, value in enumerate(err.pow(2).mean(dim=(0, 1, 3, 4)).tolist()):
+        out[f"mse_frame{t + 1}"] = value
+    return out
+
+
+class RegressionTask(Task):
+    """Forecasting frames with a dense model (see the module docstring)."""
+
+    name = "regression"
+    unit = "sample"
+
+    def build_data(self, rank: int = 0, world_size: int = 1, run_dir: Path | None = None) -> TrainData:
+        cfg = self.cfg.data
+        try:
+            splits: AdvectionSplits = advection_splits(
+                val_fraction=cfg.val_fraction,
+                test_fraction=cfg.test_fraction,
+                seed=cfg.split_seed,
+                **cfg.kwargs,
+            )
+        except (TypeError, ValueError) as err:
+            raise UsageError(f"data ({cfg.name}): {' '.join(str(err).split())}") from None
+        loaders = [
+            _TensorLoader(*splits.train, cfg.batch_size, True, self.cfg.seed, rank, world_size),
+            _TensorLoader(*splits.val, max(cfg.batch_size, 64)),
+            _TensorLoader(*splits.test, max(cfg.batch_size, 64)),
+        ]
+        return TrainData(
+            splits=splits, train_loader=loaders[0], val_loader=loaders[1], test_loader=loaders[2]
+        )
+
+    def build_model(self, data: TrainData) -> nn.Module:
+        from ...models import MODELS, create_model, list_models, model_info
+
+        name = self.cfg.model.name
+        if name not in list_models():
+            raise UsageError(f"model.name: {MODELS._missing(name)}")
+        if model_info(name).task != "segmentation":
+            raise UsageError(
+                f"model.name={name!r} is a {model_info(name).task} model; data.name="
+                f"{self.cfg.data.name!r} needs a dense (voxel-wise) model such as unet3d_tiny"
+            )
+        x, y = data.splits.train
+        kwargs = {"in_channels": x.shape[1], "out_channels": y.shape[1], **self.cfg.model.kwargs}
+        try:
+            return create_model(name, **kwargs)
+        except (TypeError, ValueError) as err:
+            raise UsageError(f"model ({name}): {' '.join(str(err).split())}") from None
+
+    def check_fit(self, data: TrainData, model: nn.Module) -> None:
+        x, y = next(iter(data.train_loader))
+        try:
+            with torch.no_grad():
+                out = model.eval()(x[:1])
+        except (RuntimeError, ValueError) as err:
+            raise UsageError(f"model and data do not fit: {' '.join(str(err).split())[:300]}") from None
+        finally:
+            model.train()
+        if out.shape[1:] != y.shape[1:]:
+            raise UsageError(
+                f"model output {tuple(out.shape[1:])} per sample does not match the targets "
+                f"{tuple(y.shape[1:])}: a same-size dense model needs data.kwargs.future == past"
+            )
+
+    def setup(self, data: TrainData, device: torch.device) -> None:
+        self.loss_fn = build_loss(self.cfg.loss).to(device)
+
+    def train_loss(self, model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, dict[str, float]]:
+        return self.loss_fn(model(x), y), {"count": float(y.shape[0])}
+
+    def epoch_metrics(self, sums: dict[str, float]) -> dict[str, Any]:
+        return {"train_loss": sums["loss"] / max(sums["count"], 1)}
+
+    @torch.no_grad()
+    def evaluate(
+        self,
+        model: nn.Module,
+        loader: Any,
+        device: torch.device,
+        autocast: Callable[[], contextlib.AbstractContextManager],
+    ) -> dict[str, float]:
+        was_training = model.training
+        model.eval()
+        preds, targets, inputs = [], [], []
+        for x, y in loader:
+            with autocast():
+                preds.append(model(x.to(device)).float().cpu())
+            targets.append(y)
+            inputs.append(x)
+        model.train(was_training)
+        if not preds:
+            return {"loss": float("nan")}
+        pred, target, x = torch.cat(preds), torch.cat(targets), torch.cat(inputs)
+        metrics = {
+            "loss": self.loss_fn(pred.to(device), target.to(device)).item(),
+            **regression_metrics(pred, target),
+        }
+        baseline = regression_metrics(persistence(x, target.shape[2]), target)
+        metrics.update({f"persistence_{k}": v for k, v in baseline.items() if not k.startswith("mse_frame")})
+        return metrics
