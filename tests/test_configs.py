@@ -1,5 +1,6 @@
-"""Every shipped config under configs/ validates, builds its model on its data, passes the trainer's dry
-run (``check_fit``: model vs data vs loss, what ``dlzoo train`` checks before writing), and runs one batch."""
+"""Every shipped config under configs/ validates, builds its model on its data through its task (what
+``dlzoo train`` runs), passes the trainer's dry run (``check_fit``: model vs data vs loss, checked before
+anything is written), and runs one training batch."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import torch
 
 from dlzoo.nn import DyT
 from dlzoo.train import load_config
-from dlzoo.train.build import build_data, build_loss, build_model, build_optimizer, build_scheduler
-from dlzoo.train.validate import check_fit
+from dlzoo.train.build import build_optimizer, build_scheduler
+from dlzoo.train.tasks import create_task
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
 
@@ -42,14 +43,16 @@ def test_config_validates_and_one_training_step_runs(path, tmp_path):
         root = tmp_path / "cifar-10-batches-bin"
         _write_cifar_folder(root)
         cfg = load_config(path, overrides=[f"data.root={root}", "data.batch_size=4"])
-    data = build_data(cfg.data, cfg.seed)
-    model = build_model(cfg.model, data.splits)
-    check_fit(cfg, data, model)
+    task = create_task(cfg)  # classification, language modelling, graph or regression, as `dlzoo train`
+    data = task.build_data()
+    model = task.build_model(data)
+    task.check_fit(data, model)
+    task.setup(data, torch.device("cpu"))
     optimizer = build_optimizer(cfg.optim, model)
     scheduler = build_scheduler(cfg.schedule, optimizer, len(data.train_loader),
                                 cfg.train.epochs * len(data.train_loader))
     x, y = next(data.train_loader.iter_epoch(0))
-    loss = build_loss(cfg.loss)(model(x), y)
+    loss, _ = task.train_loss(model, x, y)
     assert torch.isfinite(loss)
     loss.backward()
     optimizer.step()
