@@ -322,10 +322,16 @@ def _check_contrastive_contract(name, model, inputs, logits):
 
 
 # task -> (make_input(card, model), check_contract(name, model, x, eval_output))
+def _check_depth_contract(name, model, x, depth):
+    """Dense depth (B, H, W) over the input image's grid."""
+    assert depth.shape == (x.shape[0], *x.shape[2:]), (name, depth.shape)
+
+
 TASKS = {
     "capsule-classification": (_capsule_input, _check_capsule_contract),
     "classification": (_image_input, _check_classifier_contract),
     "segmentation": (_image_input, _check_segmentation_contract),
+    "depth-estimation": (_image_input, _check_depth_contract),
     "causal-lm": (_token_input, _check_causal_lm_contract),
     "seq2seq": (_seq2seq_input, _check_seq2seq_contract),
     "sequence-regression": (_sequence_input, _check_sequence_regression_contract),

@@ -54,6 +54,7 @@ _CONVERTER_MODULES: tuple[str, ...] = (
     "dlzoo.models.language.gpt2._convert_hf",
     "dlzoo.models.language.llama._convert_hf",
     "dlzoo.models.clip._convert_hf",
+    "dlzoo.models.depth_anything._convert_hf",
 )
 
 

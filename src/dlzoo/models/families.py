@@ -7,6 +7,7 @@ from . import (
     clip,
     convnext,
     densenet,
+    depth_anything,
     googlenet,
     lenet,
     mlp,

@@ -13,6 +13,12 @@ attn.proj/norm2/mlp.fc1/mlp.fc2``, ``norm``, ``fc_norm``, ``head``). Any registe
 LayerNorm through ``norm_layer`` + ``norm_kwargs``
 (e.g. ``norm_layer="dyt", norm_kwargs={"alpha_init": 1.0}``).
 Input (B, C, H, W) -> logits (B, num_classes).
+
+DINOv2-style backbones (Oquab et al., "DINOv2: Learning Robust Visual Features without Supervision", 2023,
+arXiv:2304.07193) use the same pieces: ``init_values`` turns on layer scale (CaiT), ``patch_size=14``, and
+``dynamic_img_size=True`` accepts any H, W divisible by the patch size by resizing the patch position
+embeddings bicubically to the new grid (as DINOv2 / HF ``interpolate_pos_encoding``);
+:meth:`VisionTransformer.forward_intermediates` returns the normalized tokens of chosen blocks (DPT's taps).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..nn.attention import Attention
@@ -112,6 +119,9 @@ class VisionTransformer(ClassifierMixin, nn.Module):
         drop_rate: dropout before the head; pos_drop_rate / proj_drop_rate / attn_drop_rate as in timm;
         drop_path_rate: stochastic depth, increasing linearly to this value over the blocks.
         pos_embed_std: std of the (truncated-normal) position-embedding init; timm uses 0.02.
+        dynamic_img_size: accept any input H, W divisible by the patch size; the patch position
+            embeddings (stored for ``img_size``) are resized bicubically (align_corners=False) to the new
+            grid.
     """
 
     classifier_name = "head"
@@ -143,6 +153,7 @@ class VisionTransformer(ClassifierMixin, nn.Module):
         stem_chs: Sequence[int] | None = None,
         stem_strides: Sequence[int] | None = None,
         pos_embed_std: float = 0.02,
+        dynamic_img_size: bool = False,
     ) -> None:
         super().__init__()
         _check_pool(global_pool)
@@ -155,6 +166,7 @@ class VisionTransformer(ClassifierMixin, nn.Module):
         self.num_features = self.embed_dim = embed_dim
         self.num_prefix_tokens = 1 if class_token else 0
         self.pos_embed_std = pos_embed_std
+        self.dynamic_img_size = dynamic_img_size
 
         if embed_layer == "patch":
             self.patch_embed: nn.Module = PatchEmbed(img_size, patch_size, in_chans, embed_dim)
@@ -213,14 +225,68 @@ class VisionTransformer(ClassifierMixin, nn.Module):
         """Position embedding and class token are not decayed (timm's ``no_weight_decay``)."""
         return {"pos_embed", "cls_token"} if self.cls_token is not None else {"pos_embed"}
 
-    def forward_features(self, x: Tensor) -> Tensor:
-        """(B, C, H, W) -> normalized tokens (B, num_prefix + N, D)."""
-        x = self.patch_embed(x)  # (B, N, D)
+    def _patchify_any_size(self, x: Tensor) -> tuple[Tensor, tuple[int, int]]:
+        """``dynamic_img_size``: the patch embedding of an image of any size divisible by the patch."""
+        pe = self.patch_embed
+        ph, pw = pe.patch_size
+        if x.dim() != 4 or x.shape[1] != pe.in_chans or x.shape[2] % ph or x.shape[3] % pw:
+            raise ValueError(f"VisionTransformer: expected input (B, {pe.in_chans}, H, W) with H, W "
+                             f"divisible by the patch size {(ph, pw)}, got shape {list(x.shape)}")
+        if not isinstance(pe, PatchEmbed):
+            raise ValueError("VisionTransformer: dynamic_img_size needs embed_layer='patch'")
+        grid = (x.shape[2] // ph, x.shape[3] // pw)
+        x = pe.proj(x).flatten(2).transpose(1, 2)  # (B, D, H/P, W/P) -> (B, N, D)
+        return pe.norm(x), grid
+
+    def resized_pos_embed(self, grid: tuple[int, int]) -> Tensor:
+        """Position embeddings (1, num_prefix + gh * gw, D) for a patch grid ``grid = (gh, gw)``: the stored
+        patch part (1, H0 * W0, D) resized bicubically to (gh, gw); the prefix (class token) part unchanged.
+        The resize runs in float32 whatever the dtype, as DINOv2 and HF do (float64 results match theirs)."""
+        if tuple(grid) == tuple(self.patch_embed.grid_size):
+            return self.pos_embed
+        n = self.num_prefix_tokens
+        prefix, patch = self.pos_embed[:, :n], self.pos_embed[:, n:]
+        h0, w0 = self.patch_embed.grid_size
+        dim = patch.shape[-1]
+        patch = patch.reshape(1, h0, w0, dim).permute(0, 3, 1, 2)  # (1, D, H0, W0)
+        dtype = patch.dtype
+        patch = F.interpolate(patch.float(), size=tuple(grid),
+                              mode="bicubic", align_corners=False).to(dtype)  # (1, D, gh, gw)
+        patch = patch.permute(0, 2, 3, 1).reshape(1, -1, dim)  # (1, gh * gw, D)
+        return torch.cat([prefix, patch], dim=1)
+
+    def _embed(self, x: Tensor) -> Tensor:
+        """Eq. 1: (B, C, H, W) -> tokens with position embeddings (B, num_prefix + N, D)."""
+        if self.dynamic_img_size:
+            x, grid = self._patchify_any_size(x)  # (B, N, D)
+            pos = self.resized_pos_embed(grid)
+        else:
+            x, pos = self.patch_embed(x), self.pos_embed  # (B, N, D)
         if self.cls_token is not None:
             x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)  # (B, 1 + N, D)
-        x = self.pos_drop(x + self.pos_embed)  # eq. 1
+        return self.pos_drop(x + pos)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) -> normalized tokens (B, num_prefix + N, D)."""
+        x = self._embed(x)  # eq. 1
         x = self.blocks(x)
         return self.norm(x)
+
+    def forward_intermediates(self, x: Tensor, indices: Sequence[int], norm: bool = True) -> list[Tensor]:
+        """Tokens (B, num_prefix + N, D) after each block in ``indices`` (0-based; negative counts from the
+        end), each passed through the final ``norm`` when ``norm`` (DINOv2 / HF backbone feature maps)."""
+        depth = len(self.blocks)
+        wanted = sorted({i % depth if -depth <= i < depth else -1 for i in indices})
+        if not indices or wanted[0] < 0:
+            raise ValueError(f"VisionTransformer.forward_intermediates: indices must lie in "
+                             f"[-{depth}, {depth}), got {list(indices)}")
+        x = self._embed(x)
+        outs: dict[int, Tensor] = {}
+        for i, block in enumerate(self.blocks[: wanted[-1] + 1]):
+            x = block(x)
+            if i in wanted:
+                outs[i] = self.norm(x) if norm else x
+        return [outs[i % depth] for i in indices]
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
         """Pool tokens (B, T, D) -> (B, D) -> logits (B, num_classes), or the pooled features."""
