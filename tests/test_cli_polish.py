@@ -110,3 +110,15 @@ def test_models_pattern_without_match_says_so_and_exits_1(capsys):
     assert out.out == "" and "no registered model matches 'no_such_model_*'" in out.err
     assert main(["models", "gpt_tiny"]) == 0
     assert capsys.readouterr().out.startswith("gpt_tiny ")
+
+
+def test_help_command_shows_a_subcommands_usage(capsys):
+    assert main(["help", "train"]) == 0
+    assert "usage: dlzoo train" in capsys.readouterr().out
+    assert main(["help"]) == 0
+    assert "commands:" in capsys.readouterr().out
+
+
+def test_mistyped_experiment_command_suggests(capsys):
+    assert main(["experiment", "runn"]) == 2
+    assert "did you mean 'run'?" in capsys.readouterr().err

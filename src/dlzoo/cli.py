@@ -7,7 +7,7 @@
     dlzoo analyze RUN_DIR
     dlzoo catalog [--check]
     dlzoo config show [CONFIG.yaml] [key.sub=value ...]
-    dlzoo --version
+    dlzoo --version | dlzoo help [COMMAND]
 
 Exit codes: 0 success, 2 usage or config error (one paragraph, no traceback; also a run directory that
 another live process holds, and an unknown command, with the closest one suggested), 1 failure during a
@@ -63,6 +63,8 @@ def suggest_command(command: str) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) >= 2 and argv[0] == "help" and argv[1] in SUBCOMMANDS:  # dlzoo help train
+        argv = [argv[1], "--help"]
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(_usage())
         return 0 if argv else 2

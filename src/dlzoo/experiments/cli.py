@@ -11,6 +11,7 @@ their last checkpoint; the rest start. ``DIR`` is locked while it runs (see :mod
 
 from __future__ import annotations
 
+import difflib
 import sys
 from pathlib import Path
 
@@ -130,4 +131,6 @@ def main(argv: list[str]) -> int:
                 raise UsageError(f"missing experiment name\n{USAGE}")
             return _show(rest[0])
         return _run(rest)
-    raise UsageError(f"unknown experiment command {command!r}\n{USAGE}")
+    close = difflib.get_close_matches(command, ("list", "run", "show"), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise UsageError(f"unknown experiment command {command!r}{hint}\n{USAGE}")
