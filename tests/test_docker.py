@@ -102,6 +102,9 @@ def test_dockerfile_copies_inputs_before_installing_and_runs_make_demo(name):
     for needed in ("pyproject.toml", "constraints.txt", "README.md", "Makefile", "src"):
         assert needed in copied_before, f"{name}: {needed} must be in the image before the install"
     assert ops[-1] == ("CMD", '["make", "demo"]')
+    last_copy = max(i for i, (op, _) in enumerate(ops) if op == "COPY")
+    stamp = stamp_recipe()[-1]  # touch .venv/.installed: newer than the copied Makefile inputs
+    assert ("RUN", stamp) in ops[last_copy + 1:], f"{name}: `make demo` would reinstall after COPY . ."
     assert ("ENV", "PATH=/opt/dlzoo/.venv/bin:$PATH") in ops  # `docker run IMAGE dlzoo ...` works
     assert "demo:" in (ROOT / "Makefile").read_text()
     assert ops[0][0] == "FROM" and (name != "Dockerfile.cuda" or "nvidia/cuda" in ops[0][1])
