@@ -22,6 +22,12 @@ def tiny_hf_model(arch: str):
     """A random transformers causal LM small enough to build in a second."""
     import transformers as T
 
+    try:  # transformers' modeling code imports torchvision when it is installed
+        T.PreTrainedModel  # noqa: B018
+    except (ImportError, RuntimeError) as err:
+        raise SystemExit(f"load_hf_weights: transformers' model classes do not import here ({err}); a "
+                         "torchvision build that does not match torch is the usual cause (tests/conftest.py "
+                         "tolerates it; pip uninstall torchvision or install the matching build)") from err
     if arch == "gpt2":
         config = T.GPT2Config(vocab_size=128, n_positions=64, n_embd=32, n_layer=2, n_head=4,
                               bos_token_id=0, eos_token_id=0)
