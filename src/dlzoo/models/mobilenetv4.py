@@ -1,4 +1,4 @@
-"""MobileNetV4-Conv-Small.
+"""MobileNetV4-Conv-Small, -Conv-Medium and -Conv-Large.
 
 Qin et al., "MobileNetV4: Universal Models for the Mobile Ecosystem", ECCV 2024, arXiv:2404.10518.
 The building block is the Universal Inverted Bottleneck (UIB, Sec. 3.1, Fig. 3): an optional
@@ -19,6 +19,11 @@ timm ``mobilenetv4_conv_small``)::
     s3    ExtraDW a3 k3 /2 e6 128; ExtraDW a5 k5 e4; IR k5 e4; IR k5 e3; 2x IR k3 e4 (N, 128, 7, 7)
     s4    conv1x1 960                                                 (N, 960, 7, 7)
     head  global avg pool -> conv1x1 1280 (no bias) -> norm -> act -> Linear(1280, classes)
+
+Conv-Medium / Conv-Large (paper Tables 11 / 12, timm ``mobilenetv4_conv_medium`` / ``_conv_large``) start
+with a FusedIB block ("er", :class:`EdgeResidual`: a full k x k expansion conv + act, then a 1x1 projection;
+MobileDet / EfficientNet-V2's FusedMBConv) and add "FFN" UIBs (neither depthwise conv); their tables are
+:data:`CONV_MEDIUM` and :data:`CONV_LARGE` (stem 32 / 24, ReLU, head 960 -> 1280 as above).
 
 Every conv is followed by a norm (BatchNorm by default, any ``norm_layer``); ``act_layer`` (ReLU).
 Keys follow timm (``conv_stem``, ``bn1``, ``blocks.i.j.dw_start.conv``, ``conv_head``, ``norm_head``,
@@ -54,7 +59,8 @@ from . import register_model
 from ._base import ClassifierMixin
 from ._cnn import check_image_input
 
-__all__ = ["MobileNetV4", "UniversalInvertedResidual", "ConvNormAct", "CONV_SMALL"]
+__all__ = ["MobileNetV4", "UniversalInvertedResidual", "EdgeResidual", "ConvNormAct", "CONV_SMALL",
+           "CONV_MEDIUM", "CONV_LARGE"]
 
 # (kind, a_start, k_mid, stride, expand, out) per block; "cn": plain conv-norm-act with kernel k_mid
 CONV_SMALL: list[list[tuple[str, int, int, int, float, int]]] = [
@@ -69,6 +75,29 @@ CONV_SMALL: list[list[tuple[str, int, int, int, float, int]]] = [
         ("uir", 0, 3, 1, 4, 128),
         ("uir", 0, 3, 1, 4, 128),
     ],
+    [("cn", 0, 1, 1, 1, 960)],
+]
+# "er": FusedIB / EdgeResidual with a k_mid x k_mid expansion conv; "uir" with a = k = 0: the FFN block
+CONV_MEDIUM: list[list[tuple[str, int, int, int, float, int]]] = [
+    [("er", 0, 3, 2, 4, 48)],
+    [("uir", 3, 5, 2, 4, 80), ("uir", 3, 3, 1, 2, 80)],
+    [("uir", 3, 5, 2, 6, 160)] + [("uir", 3, 3, 1, 4, 160)] * 2 + [
+        ("uir", 3, 5, 1, 4, 160), ("uir", 3, 3, 1, 4, 160), ("uir", 3, 0, 1, 4, 160),
+        ("uir", 0, 0, 1, 2, 160), ("uir", 3, 0, 1, 4, 160)],
+    [("uir", 5, 5, 2, 6, 256), ("uir", 5, 5, 1, 4, 256)] + [("uir", 3, 5, 1, 4, 256)] * 2 + [
+        ("uir", 0, 0, 1, 4, 256), ("uir", 3, 0, 1, 4, 256), ("uir", 3, 5, 1, 2, 256),
+        ("uir", 5, 5, 1, 4, 256)]
+    + [("uir", 0, 0, 1, 4, 256)] * 2 + [("uir", 5, 0, 1, 2, 256)],
+    [("cn", 0, 1, 1, 1, 960)],
+]
+CONV_LARGE: list[list[tuple[str, int, int, int, float, int]]] = [
+    [("er", 0, 3, 2, 4, 48)],
+    [("uir", 3, 5, 2, 4, 96), ("uir", 3, 3, 1, 4, 96)],
+    [("uir", 3, 5, 2, 4, 192)] + [("uir", 3, 3, 1, 4, 192)] * 3 + [("uir", 3, 5, 1, 4, 192)]
+    + [("uir", 5, 3, 1, 4, 192)] * 5 + [("uir", 3, 0, 1, 4, 192)],
+    [("uir", 5, 5, 2, 4, 512)] + [("uir", 5, 5, 1, 4, 512)] * 3 + [("uir", 5, 0, 1, 4, 512),
+        ("uir", 5, 3, 1, 4, 512)] + [("uir", 5, 0, 1, 4, 512)] * 2 + [("uir", 5, 3, 1, 4, 512),
+        ("uir", 5, 5, 1, 4, 512)] + [("uir", 5, 0, 1, 4, 512)] * 3,
     [("cn", 0, 1, 1, 1, 960)],
 ]
 
@@ -137,6 +166,29 @@ class UniversalInvertedResidual(nn.Module):
         return x + self.drop_path(out) if self.has_skip else out
 
 
+class EdgeResidual(nn.Module):
+    """FusedIB (paper Sec. 3.1; EfficientNet-EdgeTPU's EdgeResidual / FusedMBConv): full k x k conv to
+    ``in_chs * e`` (stride here) -> norm -> act -> 1x1 conv -> norm (+ shortcut). timm keys ``conv_exp``,
+    ``bn1``, ``conv_pwl``, ``bn2``. (N, C_in, H, W) -> (N, C_out, H / s, W / s)."""
+
+    def __init__(self, in_chs: int, out_chs: int, exp_kernel_size: int, stride: int, exp_ratio: float, norm,
+                 drop_path: float = 0.0, act_layer: ActSpec = "relu") -> None:
+        super().__init__()
+        mid_chs = make_divisible(in_chs * exp_ratio, 8)
+        self.conv_exp = Conv2d(in_chs, mid_chs, exp_kernel_size, stride=stride, padding=exp_kernel_size // 2,
+                               bias=False)
+        self.bn1 = norm(mid_chs)
+        self.act = create_act(act_layer)
+        self.conv_pwl = Conv2d(mid_chs, out_chs, 1, bias=False)
+        self.bn2 = norm(out_chs)
+        self.has_skip = stride == 1 and in_chs == out_chs
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.bn2(self.conv_pwl(self.act(self.bn1(self.conv_exp(x)))))
+        return x + self.drop_path(out) if self.has_skip else out
+
+
 class MobileNetV4(ClassifierMixin, nn.Module):
     """MobileNetV4 conv model from a block table like :data:`CONV_SMALL` (timm's MobileNetV3 layout).
 
@@ -177,6 +229,8 @@ class MobileNetV4(ClassifierMixin, nn.Module):
             for (kind, a, k, s, e, out), dpr in zip(stage, stage_rates):
                 if kind == "cn":
                     blocks.append(ConvNormAct(chs, out, k, norm, s, act_layer=act_layer, norm_name="bn1"))
+                elif kind == "er":
+                    blocks.append(EdgeResidual(chs, out, k, s, e, norm, dpr, act_layer))
                 else:
                     blocks.append(UniversalInvertedResidual(chs, out, a, k, s, e, norm, dpr, act_layer))
                 chs = out
@@ -229,3 +283,23 @@ class MobileNetV4(ClassifierMixin, nn.Module):
 )
 def mobilenetv4_conv_small(**kwargs: Any) -> MobileNetV4:
     return MobileNetV4(CONV_SMALL, **kwargs)
+
+
+_MNV4 = dict(family="mobilenetv4", paper="MobileNetV4: Universal Models for the Mobile Ecosystem", year=2024,
+             arxiv="2404.10518", input_size=(3, 224, 224), test_input_size=(3, 32, 32))
+_MNV4_SRC = ("timm {} (model card: {}M); exact count = timm.create_model(..., pretrained=False) on the meta "
+             "device (tests/models/test_mobilenetv4_variants.py)")
+
+
+@register_model(**_MNV4, reference_params=9_715_512,
+                source=_MNV4_SRC.format("mobilenetv4_conv_medium", 9.7))
+def mobilenetv4_conv_medium(**kwargs: Any) -> MobileNetV4:
+    """MobileNetV4-Conv-Medium: FusedIB stem stage, 2 / 8 / 11 UIB blocks (80 / 160 / 256 ch), ReLU."""
+    return MobileNetV4(CONV_MEDIUM, **{"stem_size": 32, **kwargs})
+
+
+@register_model(**_MNV4, reference_params=32_590_864,
+                source=_MNV4_SRC.format("mobilenetv4_conv_large", 32.6))
+def mobilenetv4_conv_large(**kwargs: Any) -> MobileNetV4:
+    """MobileNetV4-Conv-Large: stem 24, FusedIB stage, 2 / 11 / 13 UIB blocks (96 / 192 / 512 ch), ReLU."""
+    return MobileNetV4(CONV_LARGE, **{"stem_size": 24, **kwargs})
