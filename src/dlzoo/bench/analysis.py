@@ -39,7 +39,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: unchanged)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="benchmarks/results", help="directory for analysis.json / .md")
-    p.add_argument("--suffix", default="", help="file names analysis<suffix>.json etc. (e.g. .threads1)")
+    p.add_argument("--suffix", default="", help="file names analysis<suffix>.json etc. (e.g. _threads1)")
     return p.parse_args(argv)
 
 
