@@ -155,3 +155,24 @@ def test_unsupported_configs_are_refused_by_name(tmp_path):
     save_file(state, tmp_path / "model.safetensors")
     with pytest.raises(PretrainedLoadError, match="vision_model.extra.weight"):
         dlzoo.from_pretrained(tmp_path)
+
+
+def test_export_loads_in_transformers_with_equal_logits(tmp_path):
+    torch.manual_seed(0)
+    ours = dlzoo.create_model("clip_tiny", in_chans=3, eos_token_id=None).eval()
+    with torch.no_grad():
+        for name, p in ours.named_parameters():
+            if "norm" in name or name.endswith("bias"):
+                p.add_(torch.randn_like(p) * 0.2)
+    dlzoo.save_pretrained(ours, tmp_path, format="hf")
+    hf = transformers.CLIPModel.from_pretrained(tmp_path).eval()
+    assert hf.config.text_config.eos_token_id == 2  # argmax pooling, as ours
+    g = torch.Generator().manual_seed(4)
+    ids, pixels = torch.randint(0, 32, (3, 9), generator=g), torch.randn(2, 3, 8, 8, generator=g)
+    with torch.no_grad():
+        torch.testing.assert_close(hf(input_ids=ids, pixel_values=pixels).logits_per_image,
+                                   ours(ids, pixels).logits_per_image, atol=1e-5, rtol=0)
+    back = dlzoo.from_pretrained(tmp_path)
+    with torch.no_grad():
+        torch.testing.assert_close(back(ids, pixels).logits_per_image, ours(ids, pixels).logits_per_image,
+                                   atol=0, rtol=0)

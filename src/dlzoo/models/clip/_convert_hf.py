@@ -21,6 +21,8 @@ transformers writes only the config values that differ from its defaults, so mis
 ``CLIPTextConfig`` / ``CLIPVisionConfig`` / ``CLIPConfig`` defaults (the OpenAI ViT-B/32 sizes). Text
 ``eos_token_id == 2`` (configs written before transformers PR #24773) selects OpenAI's argmax pooling, as
 transformers does. Towers with different activations or layer-norm eps are refused by name.
+The exporter (``dlzoo.save_pretrained(model, dir, format="hf")``) writes the same layout back as a
+``CLIPModel`` directory (argmax pooling is written as ``eos_token_id=2``).
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ from typing import Any
 
 import torch
 
-from ...interop.huggingface import StateDict, register_hf_converter
+from ...interop.huggingface import StateDict, register_hf_converter, register_hf_exporter
+from ...nn.activations import GELU, QuickGELU, ReLU, SiLU
+from .model import CLIP
 
-__all__ = ["convert_clip"]
+__all__ = ["convert_clip", "export_clip"]
 
 _TEXT = dict(vocab_size=49408, hidden_size=512, intermediate_size=2048, num_hidden_layers=12,
              num_attention_heads=8, max_position_embeddings=77, hidden_act="quick_gelu", layer_norm_eps=1e-5,
@@ -128,3 +132,47 @@ def convert_clip(config: dict[str, Any], state: StateDict) -> tuple[str, dict[st
         out[f"{tower}.blocks.{layer}.attn.qkv.{kind}"] = torch.cat([parts[n] for n in "qkv"], dim=0)
     # HF stores class_embedding (D,) and position_embedding (N, D) as ours (no batch dim)
     return "clip_vit_base_patch32", overrides, out
+
+
+def _act_name(act: torch.nn.Module) -> str:
+    if isinstance(act, GELU):
+        return "gelu_pytorch_tanh" if act.approximate == "tanh" else "gelu"
+    for cls, name in ((QuickGELU, "quick_gelu"), (ReLU, "relu"), (SiLU, "silu")):
+        if isinstance(act, cls):
+            return name
+    raise ValueError(f"save_pretrained(format='hf'): CLIP has no activation {type(act).__name__}")
+
+
+@register_hf_exporter(CLIP)
+def export_clip(model: CLIP) -> tuple[dict[str, Any], StateDict]:
+    """dlzoo :class:`CLIP` -> (HF ``CLIPConfig`` dict, ``CLIPModel`` state dict)."""
+    v, t = model.vision_model, model.text_model
+    common = {"hidden_act": _act_name(v.blocks[0].mlp.act), "layer_norm_eps": v.norm.eps,
+              "attention_dropout": v.blocks[0].attn.attn_drop.p}
+    vision = {**common, "hidden_size": v.width, "intermediate_size": v.blocks[0].mlp.fc1.out_features,
+              "num_hidden_layers": len(v.blocks), "num_attention_heads": v.blocks[0].attn.num_heads,
+              "num_channels": v.patch_embed.in_chans, "image_size": v.patch_embed.img_size[0],
+              "patch_size": v.patch_embed.patch_size[0]}
+    if v.patch_embed.img_size[0] != v.patch_embed.img_size[1] or (
+            v.patch_embed.patch_size[0] != v.patch_embed.patch_size[1]):
+        raise ValueError("save_pretrained(format='hf'): CLIP's HF config has square images and patches only")
+    eos = 2 if t.eos_token_id is None else t.eos_token_id
+    text = {**common, "vocab_size": t.vocab_size, "max_position_embeddings": t.context_length,
+            "hidden_size": t.width, "intermediate_size": t.blocks[0].mlp.fc1.out_features,
+            "num_hidden_layers": len(t.blocks), "num_attention_heads": t.blocks[0].attn.num_heads,
+            "eos_token_id": eos, "bos_token_id": 0, "pad_token_id": 1}
+    config = {"architectures": ["CLIPModel"], "model_type": "clip", "projection_dim": model.embed_dim,
+              "logit_scale_init_value": float(model.logit_scale.detach()), "text_config": text,
+              "vision_config": vision, "dtype": str(model.logit_scale.dtype).removeprefix("torch.")}
+    state = model.state_dict()
+    out: StateDict = {hf: state[ours] for hf, ours in _TOP.items()}
+    for tower, n in (("text_model", len(t.blocks)), ("vision_model", len(v.blocks))):
+        for i in range(n):
+            ours, hf = f"{tower}.blocks.{i}.", f"{tower}.encoder.layers.{i}."
+            for kind in ("weight", "bias"):
+                q, k, w = state[f"{ours}attn.qkv.{kind}"].chunk(3, dim=0)
+                for name, value in (("q_proj", q), ("k_proj", k), ("v_proj", w)):
+                    out[f"{hf}self_attn.{name}.{kind}"] = value
+                for hf_part, our_part in _LAYER_RENAME.items():
+                    out[f"{hf}{hf_part}.{kind}"] = state[f"{ours}{our_part}.{kind}"]
+    return config, out
