@@ -66,7 +66,7 @@ def get_experiment(name: str) -> Experiment:
 
 
 def _import_experiments() -> None:
-    from . import norm_comparison  # noqa: F401
+    from . import llm_norms, norm_comparison  # noqa: F401
 
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
