@@ -79,8 +79,16 @@ def test_bad_inputs_raise_clear_errors():
         dlzoo.create_model("clip_tiny", vision_width=0)
 
 
-@pytest.mark.slow  # a few seconds on an idle CPU; about a minute on the shared, loaded dev machine
-def test_tiny_clip_learns_digits_from_captions_zero_shot():
+@pytest.fixture
+def one_thread():
+    """A model this small trains fastest on one thread (on a shared CPU, 2 threads spin: 1 s a step)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_tiny_clip_learns_digits_from_captions_zero_shot(one_thread):
     """ClipLoss on (image, caption) pairs; zero-shot = nearest of the 10 caption embeddings. Chance is 10%.
 
     Each step draws 4 groups of 10 images, one per digit, each group against the 10 captions (so no batch
