@@ -11,12 +11,12 @@ import torch
 
 from dlzoo.nn import BatchNorm1d, BatchNorm2d, DyT, GroupNorm, LayerNorm, LayerNorm2d, RMSNorm
 from dlzoo.nn.attention import scaled_dot_product_attention
+from dlzoo.nn.attention.window import WindowAttention
 from dlzoo.nn.batchnorm import BatchNormChannelsLast
 from dlzoo.nn.derf import Derf
 from dlzoo.nn.grn import GlobalResponseNorm
 from dlzoo.nn.groupnorm import GroupNormChannelsLast, InstanceNorm2d, LocalResponseNorm
 from dlzoo.nn.norms_extra import BandRMS, PartialRMSNorm
-from dlzoo.nn.attention.window import WindowAttention
 
 BAD_SIZES = [
     (lambda: DyT(0), ValueError, "DyT: num_features must be a positive int, got 0"),

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 import dlzoo
-from dlzoo.nn.patch_merging import PatchMerging
 from dlzoo.nn.attention.window import (
     WindowAttention,
     relative_position_index,
@@ -14,6 +13,7 @@ from dlzoo.nn.attention.window import (
     window_partition,
     window_reverse,
 )
+from dlzoo.nn.patch_merging import PatchMerging
 
 
 def test_window_partition_round_trip_and_content():

@@ -25,11 +25,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..nn import ClassifierHead, DropPath, Identity, Linear, Mlp, PatchEmbed, get_norm_layer
+from ..nn.attention.window import WindowAttention, shifted_window_mask, window_partition, window_reverse
 from ..nn.create_act import ActSpec
 from ..nn.factory import NormSpec
 from ..nn.patch_merging import PatchMerging
 from ..nn.regularization import drop_path_rates
-from ..nn.attention.window import WindowAttention, shifted_window_mask, window_partition, window_reverse
 from . import register_model
 from ._base import ClassifierMixin
 

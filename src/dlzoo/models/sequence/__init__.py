@@ -1,1 +1,1 @@
-"""Sequence models: recurrent classifiers and language models, echo-state networks, seq2seq, the Transformer."""
+"""Sequence models: recurrent classifiers and LMs, echo-state networks, seq2seq, the Transformer."""
