@@ -1,6 +1,7 @@
-"""MobileNetV4 Conv-Medium / Conv-Large against timm (independent implementation): exact parameter counts
-and state-dict layout on the meta device, and for Conv-Medium the same weights give the same float64 eval
-logits, training-mode gradients of every parameter and BN running statistics (``reference_parity``)."""
+"""MobileNetV4 Conv-Medium / Conv-Large / Hybrid-Medium against timm (independent implementation): exact
+parameter counts and state-dict layout on the meta device, and for Conv-Medium and Hybrid-Medium the same
+weights give the same float64 eval logits, training-mode gradients of every parameter and BN running
+statistics (``reference_parity``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dlzoo.interop.torchvision import load_torchvision_state_dict
 
 timm = pytest.importorskip("timm")
 
-VARIANTS = ["mobilenetv4_conv_medium", "mobilenetv4_conv_large"]
+VARIANTS = ["mobilenetv4_conv_medium", "mobilenetv4_conv_large", "mobilenetv4_hybrid_medium"]
 
 
 @pytest.mark.parametrize("name", VARIANTS)
@@ -60,3 +61,18 @@ def test_conv_large_matches_timm_eval_logits():
         expected = ref(x)
         assert expected.std() > 1e-3
         torch.testing.assert_close(ours(x), expected, rtol=1e-9, atol=1e-9)
+
+
+def test_hybrid_medium_matches_timm_outputs_and_gradients(reference_parity):
+    """Mobile MQA blocks (KV downsampled in stage 3) and layer scale; the fixture gives every layer-scale
+    gamma a random value, so the attention branches are not scaled down to 1e-5."""
+    ref = timm.create_model("mobilenetv4_hybrid_medium", pretrained=False, num_classes=10)
+    ours = dlzoo.create_model("mobilenetv4_hybrid_medium", num_classes=10)
+    # input gradients reach ~1.5e3 through 2x2-pixel training-mode BatchNorms (8 values per channel): float64
+    # rounding then differs by ~2e-9 absolute (1e-12 relative to the largest entry), above the default 1e-10
+    reference_parity(ref, ours, torch.randn(2, 3, 64, 64), load=_via_converter, atol=1e-8)
+    x = torch.randn(2, 3, 64, 96, dtype=torch.float64)
+    ours.eval()
+    ref.eval()
+    with torch.no_grad(), dlzoo.reference_mode():  # explicit attention math instead of the fused kernel
+        torch.testing.assert_close(ours(x), ref(x), rtol=1e-9, atol=1e-9)

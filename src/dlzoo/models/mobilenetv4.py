@@ -25,6 +25,14 @@ with a FusedIB block ("er", :class:`EdgeResidual`: a full k x k expansion conv +
 MobileDet / EfficientNet-V2's FusedMBConv) and add "FFN" UIBs (neither depthwise conv); their tables are
 :data:`CONV_MEDIUM` and :data:`CONV_LARGE` (stem 32 / 24, ReLU, head 960 -> 1280 as above).
 
+Hybrid-Medium (paper Table 13, timm ``mobilenetv4_hybrid_medium``) is Conv-Medium with Mobile MQA blocks
+("mqa", :class:`MobileAttention`) interleaved in the last two stages, and layer scale (gamma init 1e-5) on
+every UIB and attention block (:data:`HYBRID_MEDIUM`). Mobile MQA (Sec. 4): multi-query attention, h query
+heads sharing one key/value head, keys and values optionally downsampled by a stride-2 depthwise conv + norm::
+
+    x + gamma * O(MQA(Q(BN(x)), K(BN(x)), V(BN(x))))        Q: 1x1 conv -> (B, h, HW, d)
+                                                            K, V: [dw 3x3 /s + BN] -> 1x1 -> (B, 1, HW/s^2, d)
+
 Every conv is followed by a norm (BatchNorm by default, any ``norm_layer``); ``act_layer`` (ReLU).
 Keys follow timm (``conv_stem``, ``bn1``, ``blocks.i.j.dw_start.conv``, ``conv_head``, ``norm_head``,
 logits ``classifier``), so timm checkpoints load strictly. ``num_features`` is the pre-logits width
@@ -52,6 +60,7 @@ from ..nn import (
     drop_path_rates,
     get_norm_layer,
 )
+from ..nn.attention import scaled_dot_product_attention
 from ..nn.create_act import ActSpec
 from ..nn.factory import NormSpec
 from ..nn.squeeze_excite import make_divisible
@@ -60,7 +69,7 @@ from ._base import ClassifierMixin
 from ._cnn import check_image_input
 
 __all__ = ["MobileNetV4", "UniversalInvertedResidual", "EdgeResidual", "ConvNormAct", "CONV_SMALL",
-           "CONV_MEDIUM", "CONV_LARGE"]
+           "CONV_MEDIUM", "CONV_LARGE", "HYBRID_MEDIUM", "MobileAttention", "LayerScale2d"]
 
 # (kind, a_start, k_mid, stride, expand, out) per block; "cn": plain conv-norm-act with kernel k_mid
 CONV_SMALL: list[list[tuple[str, int, int, int, float, int]]] = [
@@ -88,6 +97,21 @@ CONV_MEDIUM: list[list[tuple[str, int, int, int, float, int]]] = [
         ("uir", 0, 0, 1, 4, 256), ("uir", 3, 0, 1, 4, 256), ("uir", 3, 5, 1, 2, 256),
         ("uir", 5, 5, 1, 4, 256)]
     + [("uir", 0, 0, 1, 4, 256)] * 2 + [("uir", 5, 0, 1, 2, 256)],
+    [("cn", 0, 1, 1, 1, 960)],
+]
+# "mqa": Mobile MQA, (kind, kv_stride, dw kernel, stride, heads, out), key/value dim 64
+_MQA_S2 = [("mqa", 2, 3, 1, 4, 160)]
+_MQA_S3 = [("mqa", 1, 3, 1, 4, 256)]
+HYBRID_MEDIUM: list[list[tuple[str, int, int, int, float, int]]] = [
+    [("er", 0, 3, 2, 4, 48)],
+    [("uir", 3, 5, 2, 4, 80), ("uir", 3, 3, 1, 2, 80)],
+    [("uir", 3, 5, 2, 6, 160), ("uir", 0, 0, 1, 2, 160), ("uir", 3, 3, 1, 4, 160), ("uir", 3, 5, 1, 4, 160)]
+    + _MQA_S2 + [("uir", 3, 3, 1, 4, 160)] + _MQA_S2 + [("uir", 3, 0, 1, 4, 160)] + _MQA_S2
+    + [("uir", 3, 3, 1, 4, 160)] + _MQA_S2 + [("uir", 3, 0, 1, 4, 160)],
+    [("uir", 5, 5, 2, 6, 256), ("uir", 5, 5, 1, 4, 256)] + [("uir", 3, 5, 1, 4, 256)] * 2
+    + [("uir", 0, 0, 1, 2, 256), ("uir", 3, 5, 1, 2, 256), ("uir", 0, 0, 1, 2, 256), ("uir", 0, 0, 1, 4, 256)]
+    + _MQA_S3 + [("uir", 3, 0, 1, 4, 256)] + _MQA_S3 + [("uir", 5, 5, 1, 4, 256)] + _MQA_S3
+    + [("uir", 5, 0, 1, 4, 256)] + _MQA_S3 + [("uir", 5, 0, 1, 4, 256)],
     [("cn", 0, 1, 1, 1, 960)],
 ]
 CONV_LARGE: list[list[tuple[str, int, int, int, float, int]]] = [
@@ -128,6 +152,60 @@ class ConvNormAct(nn.Module):
         return self.act(getattr(self, self.norm_name)(self.conv(x)))
 
 
+class LayerScale2d(nn.Module):
+    """Per-channel scaling of an NCHW map, ``x * gamma`` (CaiT's layer scale; timm's ``LayerScale2d``)."""
+
+    def __init__(self, dim: int, init_values: float = 1e-5) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(init_values * torch.ones(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.gamma.view(1, -1, 1, 1)  # (B, C, H, W)
+
+
+class MobileAttention(nn.Module):
+    """Mobile MQA block (paper Sec. 4): x + gamma * MQA(BN(x)). Query: 1x1 conv to ``num_heads * key_dim``;
+    key and value: [depthwise k x k conv, stride ``kv_stride``, + norm] -> 1x1 conv to ``key_dim`` (one head
+    shared by all query heads); output 1x1 conv. Keys follow timm (``norm``, ``attn.query.proj``,
+    ``attn.key.down_conv/norm/proj``, ``attn.value...``, ``attn.output.proj``, ``layer_scale.gamma``).
+    (B, C, H, W) -> (B, C, H, W)."""
+
+    def __init__(self, chs: int, num_heads: int, key_dim: int, kv_stride: int, dw_kernel_size: int, norm,
+                 drop_path: float = 0.0, layer_scale_init_value: float | None = 1e-5) -> None:
+        super().__init__()
+        self.num_heads, self.key_dim = num_heads, key_dim
+        self.norm = norm(chs)
+        attn = nn.Module()
+        attn.query = nn.Sequential()
+        attn.query.add_module("proj", Conv2d(chs, num_heads * key_dim, 1, bias=False))
+        for name in ("key", "value"):
+            branch = nn.Sequential()
+            if kv_stride > 1:
+                branch.add_module("down_conv", Conv2d(chs, chs, dw_kernel_size, stride=kv_stride,
+                                                      padding=dw_kernel_size // 2, groups=chs, bias=False))
+                branch.add_module("norm", norm(chs))
+            branch.add_module("proj", Conv2d(chs, key_dim, 1, bias=False))
+            setattr(attn, name, branch)
+        attn.output = nn.Sequential()
+        attn.output.add_module("proj", Conv2d(num_heads * key_dim, chs, 1, bias=False))
+        self.attn = attn
+        self.layer_scale = LayerScale2d(chs, layer_scale_init_value) if layer_scale_init_value else Identity()
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else Identity()
+
+    def _mqa(self, x: Tensor) -> Tensor:
+        b, _, h, w = x.shape
+        q = self.attn.query(x).reshape(b, self.num_heads, self.key_dim, h * w)  # (B, h, d, L)
+        q = q.transpose(-1, -2)  # (B, h, L, d)
+        k = self.attn.key(x).flatten(2).transpose(1, 2).unsqueeze(1)  # (B, 1, S, d)
+        v = self.attn.value(x).flatten(2).transpose(1, 2).unsqueeze(1)  # (B, 1, S, d)
+        o = scaled_dot_product_attention(q, k, v, enable_gqa=True)  # (B, h, L, d)
+        o = o.transpose(1, 2).reshape(b, h, w, self.num_heads * self.key_dim)  # (B, H, W, h d)
+        return self.attn.output(o.permute(0, 3, 1, 2))  # (B, C, H, W)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.drop_path(self.layer_scale(self._mqa(self.norm(x))))
+
+
 class UniversalInvertedResidual(nn.Module):
     """UIB block (paper Fig. 3): [dw_start] -> pw_exp -> [dw_mid] -> pw_proj (+ shortcut)."""
 
@@ -142,6 +220,7 @@ class UniversalInvertedResidual(nn.Module):
         norm,
         drop_path: float = 0.0,
         act_layer: ActSpec = "relu",
+        layer_scale_init_value: float | None = None,
     ) -> None:
         super().__init__()
         mid_chs = make_divisible(in_chs * exp_ratio, 8)
@@ -158,11 +237,13 @@ class UniversalInvertedResidual(nn.Module):
             else Identity()
         )
         self.pw_proj = ConvNormAct(mid_chs, out_chs, 1, norm, act_layer=None)
+        self.layer_scale = (LayerScale2d(out_chs, layer_scale_init_value) if layer_scale_init_value
+                            else Identity())
         self.has_skip = stride == 1 and in_chs == out_chs
         self.drop_path = DropPath(drop_path) if drop_path > 0 else Identity()
 
     def forward(self, x: Tensor) -> Tensor:
-        out = self.pw_proj(self.dw_mid(self.pw_exp(self.dw_start(x))))
+        out = self.layer_scale(self.pw_proj(self.dw_mid(self.pw_exp(self.dw_start(x)))))
         return x + self.drop_path(out) if self.has_skip else out
 
 
@@ -213,6 +294,7 @@ class MobileNetV4(ClassifierMixin, nn.Module):
         drop_rate: float = 0.0,
         drop_path_rate: float = 0.0,
         global_pool: str = "avg",
+        layer_scale_init_value: float | None = None,
     ) -> None:
         super().__init__()
         arch = arch or CONV_SMALL
@@ -231,8 +313,11 @@ class MobileNetV4(ClassifierMixin, nn.Module):
                     blocks.append(ConvNormAct(chs, out, k, norm, s, act_layer=act_layer, norm_name="bn1"))
                 elif kind == "er":
                     blocks.append(EdgeResidual(chs, out, k, s, e, norm, dpr, act_layer))
+                elif kind == "mqa":  # a = kv_stride, k = dw kernel, e = heads
+                    blocks.append(MobileAttention(chs, int(e), 64, a, k, norm, dpr, layer_scale_init_value))
                 else:
-                    blocks.append(UniversalInvertedResidual(chs, out, a, k, s, e, norm, dpr, act_layer))
+                    blocks.append(UniversalInvertedResidual(chs, out, a, k, s, e, norm, dpr, act_layer,
+                                                            layer_scale_init_value))
                 chs = out
             stages.append(nn.Sequential(*blocks))
         self.blocks = nn.Sequential(*stages)
@@ -303,3 +388,11 @@ def mobilenetv4_conv_medium(**kwargs: Any) -> MobileNetV4:
 def mobilenetv4_conv_large(**kwargs: Any) -> MobileNetV4:
     """MobileNetV4-Conv-Large: stem 24, FusedIB stage, 2 / 11 / 13 UIB blocks (96 / 192 / 512 ch), ReLU."""
     return MobileNetV4(CONV_LARGE, **{"stem_size": 24, **kwargs})
+
+
+@register_model(**_MNV4, reference_params=11_074_648,
+                source=_MNV4_SRC.format("mobilenetv4_hybrid_medium", 11.1))
+def mobilenetv4_hybrid_medium(**kwargs: Any) -> MobileNetV4:
+    """MobileNetV4-Hybrid-Medium: Conv-Medium-like with 4 + 4 Mobile MQA blocks (KV stride 2 in stage 3),
+    layer scale 1e-5 on the UIB and MQA blocks, ReLU."""
+    return MobileNetV4(HYBRID_MEDIUM, **{"stem_size": 32, "layer_scale_init_value": 1e-5, **kwargs})
