@@ -50,4 +50,4 @@ def test_a_classifier_on_regression_data_exits_2(tmp_path, capsys):
     path.write_text(json.dumps({"model": {"name": "resnet18"}, "data": {"name": "advection"}}))
     assert cli_main(["train", str(path), "--run-dir", str(tmp_path / "run"), "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "needs a dense (voxel-wise) model" in err and "Traceback" not in err
+    assert "needs a segmentation model such as unet3d_tiny" in err and "Traceback" not in err

@@ -19,7 +19,25 @@ from torch import Tensor, nn
 from ..build import TrainData
 from ..config import TrainConfig
 
-__all__ = ["Task"]
+__all__ = ["Task", "create_task_model"]
+
+
+def create_task_model(cfg: TrainConfig, task: str, example: str, data_kwargs: dict[str, Any]) -> nn.Module:
+    """``create_model(model.name, **data_kwargs, **model.kwargs)``, refusing (exit 2, one line) an unknown
+    name or a model whose card ``task`` is not ``task`` (``example`` names one that fits the data)."""
+    from ...errors import UsageError
+    from ...models import MODELS, create_model, list_models, model_info
+
+    name = cfg.model.name
+    if name not in list_models():
+        raise UsageError(f"model.name: {MODELS._missing(name)}")
+    if model_info(name).task != task:
+        raise UsageError(f"model.name={name!r} is a {model_info(name).task} model, but data.name="
+                         f"{cfg.data.name!r} needs a {task} model such as {example}")
+    try:
+        return create_model(name, **{**data_kwargs, **cfg.model.kwargs})
+    except (TypeError, ValueError) as err:
+        raise UsageError(f"model ({name}): {' '.join(str(err).split())}") from None
 
 
 class Task:

@@ -32,7 +32,7 @@ from ...errors import UsageError
 from ...models._base import main_output, training_loss
 from ...nn.graph import GraphBatch
 from ..build import TrainData, build_loss
-from .base import Task
+from .base import Task, create_task_model
 
 __all__ = ["GRAPH_DATA", "GraphTask", "NodeInput"]
 
@@ -191,27 +191,13 @@ class GraphTask(Task):
         return data
 
     def build_model(self, data: TrainData) -> nn.Module:
-        from ...models import MODELS, create_model, list_models, model_info
-
-        name = self.cfg.model.name
-        if name not in list_models():
-            raise UsageError(f"model.name: {MODELS._missing(name)}")
-        expected = "node-classification" if data.splits.kind == "node" else "graph-classification"
-        task = model_info(name).task
-        if task != expected:
-            raise UsageError(
-                f"model.name={name!r} is a {task} model, but data.name={self.cfg.data.name!r} needs "
-                f"a {expected} model (e.g. {'gcn' if expected.startswith('node') else 'gin'})"
-            )
-        kwargs = {
-            "in_channels": data.splits.num_features,
-            "num_classes": data.splits.num_classes,
-            **self.cfg.model.kwargs,
-        }
-        try:
-            return create_model(name, **kwargs)
-        except (TypeError, ValueError) as err:
-            raise UsageError(f"model ({name}): {' '.join(str(err).split())}") from None
+        node = data.splits.kind == "node"
+        return create_task_model(
+            self.cfg,
+            "node-classification" if node else "graph-classification",
+            "gcn" if node else "gin",
+            {"in_channels": data.splits.num_features, "num_classes": data.splits.num_classes},
+        )
 
     def check_fit(self, data: TrainData, model: nn.Module) -> None:
         x, y = next(iter(data.train_loader))

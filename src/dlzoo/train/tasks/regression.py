@@ -22,7 +22,7 @@ from ...data.advection import AdvectionSplits, advection_splits, persistence
 from ...data.base import epoch_seed
 from ...errors import UsageError
 from ..build import TrainData, build_loss
-from .base import Task
+from .base import Task, create_task_model
 
 __all__ = ["REGRESSION_DATA", "RegressionTask", "regression_metrics"]
 
@@ -106,22 +106,13 @@ class RegressionTask(Task):
         )
 
     def build_model(self, data: TrainData) -> nn.Module:
-        from ...models import MODELS, create_model, list_models, model_info
-
-        name = self.cfg.model.name
-        if name not in list_models():
-            raise UsageError(f"model.name: {MODELS._missing(name)}")
-        if model_info(name).task != "segmentation":
-            raise UsageError(
-                f"model.name={name!r} is a {model_info(name).task} model; data.name="
-                f"{self.cfg.data.name!r} needs a dense (voxel-wise) model such as unet3d_tiny"
-            )
-        x, y = data.splits.train
-        kwargs = {"in_channels": x.shape[1], "out_channels": y.shape[1], **self.cfg.model.kwargs}
-        try:
-            return create_model(name, **kwargs)
-        except (TypeError, ValueError) as err:
-            raise UsageError(f"model ({name}): {' '.join(str(err).split())}") from None
+        x, y = data.splits.train  # (N, C_in, T, H, W), (N, C_out, T, H, W)
+        return create_task_model(
+            self.cfg,
+            "segmentation",
+            "unet3d_tiny (a dense, voxel-wise model)",
+            {"in_channels": x.shape[1], "out_channels": y.shape[1]},
+        )
 
     def check_fit(self, data: TrainData, model: nn.Module) -> None:
         x, y = next(iter(data.train_loader))
