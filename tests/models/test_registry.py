@@ -138,7 +138,8 @@ def _check_causal_lm_contract(name, model, ids, logits):
     changed = ids.clone()
     changed[:, -1] = (changed[:, -1] + 1) % model.vocab_size
     with torch.no_grad():
-        torch.testing.assert_close(model(changed)[:, :-1], logits[:, :-1])  # causal: the past ignores the future
+        # causal: the past ignores the future
+        torch.testing.assert_close(model(changed)[:, :-1], logits[:, :-1])
         cached = model.generate(ids, max_new_tokens=3, use_cache=True)
         uncached = model.generate(ids, max_new_tokens=3, use_cache=False)
     assert cached.shape == (ids.shape[0], ids.shape[1] + 3) and torch.equal(cached[:, : ids.shape[1]], ids)
@@ -148,7 +149,8 @@ def _check_causal_lm_contract(name, model, ids, logits):
 def _seq2seq_input(card, model) -> tuple[torch.Tensor, torch.Tensor]:
     """(src ids (2, S), tgt ids (2, T)) with ``test_input_size = (S, T)``."""
     src_len, tgt_len = card.test_input_size or card.input_size
-    return (torch.randint(0, model.src_vocab_size, (2, src_len)), torch.randint(0, model.tgt_vocab_size, (2, tgt_len)))
+    src = torch.randint(0, model.src_vocab_size, (2, src_len))
+    return src, torch.randint(0, model.tgt_vocab_size, (2, tgt_len))
 
 
 def _check_seq2seq_contract(name, model, inputs, logits):

@@ -24,8 +24,7 @@ from .embedding import linear_autoencoder, matrix_factorization, word2vec
 from .energy import hopfield, rbm
 from .generative import dcgan, ddpm, vae
 from .graph import diffpool, gnn
-from .language import gpt2
-from .language import llama
+from .language import gpt2, llama
 from .sequence import echo_state, rnn, seq2seq, transformer
-from .vision_attention import ram, stn
 from .shallow import least_squares, logistic, perceptron, svm
+from .vision_attention import ram, stn
