@@ -162,6 +162,11 @@ def lm_findings(
                 for label, t in tests.items()
             )
         )
+        if min(s.n for s in summary.values()) == 2:
+            paragraphs[-1] += (
+                " With 2 seeds per variant each test has about one degree of freedom, so only large gaps "
+                "that are consistent across both seeds can reach significance."
+            )
     elif len(summary) > 1:
         paragraphs.append(f"The baseline {baseline!r} was not run, so no variant is t-tested.")
     base = summary.get(baseline)
