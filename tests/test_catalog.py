@@ -17,13 +17,13 @@ def test_committed_catalog_is_current(capsys):
 
 
 def test_check_reports_a_stale_catalog(tmp_path, capsys):
-    (tmp_path / "README.md").write_text(f"# x\n\n{catalog.START}\nold\n{catalog.END}\n")
+    (tmp_path / "README.md").write_text(f"# x\n\n{catalog.START}\nSTALE-CATALOG-TEXT\n{catalog.END}\n")
     assert catalog.main(["--check", "--root", str(tmp_path)]) == 1
     assert "stale" in capsys.readouterr().out
-    assert "old" in (tmp_path / "README.md").read_text()  # --check writes nothing
+    assert "STALE-CATALOG-TEXT" in (tmp_path / "README.md").read_text()  # --check writes nothing
     assert catalog.main(["--root", str(tmp_path)]) == 0
     readme = (tmp_path / "README.md").read_text()
-    assert "old" not in readme and "`dlzoo.create_model`" in readme
+    assert "STALE-CATALOG-TEXT" not in readme and "`dlzoo.create_model`" in readme
     assert (tmp_path / "docs" / "catalog.md").read_text().startswith("# Catalog")
     assert catalog.main(["--check", "--root", str(tmp_path)]) == 0
 
