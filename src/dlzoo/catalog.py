@@ -2,8 +2,9 @@
 
 Writes ``docs/catalog.md`` (every norm, activation, attention, optimizer, scheduler, loss, dataset, experiment
 and model, grouped by family, with its paper and link; models with their parameter count on the meta device
-next to the published one) and the README section between the catalog markers (counts per area and the
-names). ``--check`` writes nothing and exits 1 when either file is stale, so a test keeps them current.
+next to the published one; every public ``dlzoo.nn`` layer by module) and the README section between the
+catalog markers (counts per area and the names). ``--check`` writes nothing and exits 1 when either file is
+stale, so a test keeps them current.
 """
 
 from __future__ import annotations
@@ -93,6 +94,22 @@ def _grouped_rows(registry: Registry) -> list[str]:
     return rows
 
 
+def layers() -> dict[str, list[tuple[str, str]]]:
+    """``dlzoo.nn``'s public names (``__all__``) grouped by the module that defines them, with the first line
+    of each docstring (layers have no registry: the package's exports are the list)."""
+    from . import nn as dnn
+
+    groups: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for name in sorted(dnn.__all__, key=str.lower):
+        obj = getattr(dnn, name)
+        module = getattr(obj, "__module__", "") or ""
+        if not module.startswith("dlzoo.nn"):
+            continue
+        doc = (getattr(obj, "__doc__", "") or "").strip().split("\n")[0].replace("|", "/")
+        groups[module.removeprefix("dlzoo.nn.").removeprefix("dlzoo.nn") or "nn"].append((name, doc))
+    return dict(sorted(groups.items()))
+
+
 def catalog_markdown() -> str:
     """The full catalog page (``docs/catalog.md``)."""
     lines = [
@@ -107,6 +124,19 @@ def catalog_markdown() -> str:
         lines += [f"## {title}", "", f"{len(registry)} entries.", ""]
         lines += _model_rows(registry) if registry.kind == "model" else _grouped_rows(registry)
         lines.append("")
+    groups = layers()
+    lines += [
+        "## Layers (`dlzoo.nn`)",
+        "",
+        f"{sum(map(len, groups.values()))} public names.",
+        "",
+        "| module | name | summary |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {module} | `{name}` | {doc} |" for module, entries in groups.items() for name, doc in entries
+    ]
+    lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -119,6 +149,11 @@ def readme_section() -> str:
             families[registry.card(name).family or "other"].append(name)
         listed = "<br>".join(f"{fam}: {', '.join(names)}" for fam, names in sorted(families.items()))
         lines.append(f"| {title} | {len(registry)} | {listed} |")
+    groups = layers()
+    listed = "<br>".join(
+        f"{module}: {', '.join(n for n, _ in entries)}" for module, entries in groups.items()
+    )
+    lines.append(f"| Layers (`dlzoo.nn`) | {sum(map(len, groups.values()))} | {listed} |")
     lines += [
         "",
         "Full table with papers, links and parameter counts: [docs/catalog.md](docs/catalog.md).",
