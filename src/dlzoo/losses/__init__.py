@@ -26,6 +26,7 @@ from .deep_supervision import DeepSupervisionLoss
 from .factory import LOSSES, create_loss, list_losses, register_loss
 from .focal import FocalLoss, SigmoidFocalLoss, focal_loss, sigmoid_focal_loss
 from .goodhart import GoodhartAwareLoss
+from .language_modeling import LMCrossEntropyLoss
 from .mdn import MDNLoss, mdn_log_prob, mdn_nll
 from .preference import BinaryPreference, TriStatePreference, binary_preference, tri_state_preference
 from .regression import (
@@ -51,6 +52,7 @@ from .regularizers import (
 from .segmentation import DiceLoss, IoULoss, TverskyLoss, dice_loss, iou_loss, tversky_loss
 
 __all__ = [
+    "LMCrossEntropyLoss",
     "BinaryPreference",
     "ClusteringLoss",
     "DeepSupervisionLoss",

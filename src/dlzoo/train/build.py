@@ -164,7 +164,6 @@ def build_scheduler(cfg: ScheduleConfig, optimizer: torch.optim.Optimizer, steps
 def build_loss(cfg: LossConfig) -> nn.Module:
     """``dlzoo.losses.create_loss(name, label_smoothing=..., **kwargs)``."""
     from ..losses import create_loss
-    from .tasks import lm_loss  # noqa: F401  (registers lm_cross_entropy)
 
     kwargs = dict(cfg.kwargs)
     if cfg.label_smoothing:

@@ -36,12 +36,12 @@ from ...data.base import BatchLoader, epoch_seed
 from ...data.text import LMBlockDataset, LMSplits, encode_documents, load_corpus
 from ...data.tokenizer import TOKENIZER_FILE, ByteTokenizer, load_tokenizer, train_bpe
 from ...errors import UsageError
+from ...losses import LMCrossEntropyLoss
 from ...models._base import main_output
 from ..build import TrainData, _usage, build_loss
 from ..checkpoint import capture_rng_state, restore_rng_state
 from ..config import DataConfig, ModelConfig, TrainConfig
 from .base import Task
-from .lm_loss import LMCrossEntropyLoss
 
 __all__ = ["LanguageModelingTask", "build_lm_data", "build_lm_model", "check_lm_fit", "build_tokenizer",
            "DEFAULT_BLOCK_SIZE", "DEFAULT_BPE_VOCAB"]

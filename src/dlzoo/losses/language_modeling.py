@@ -3,14 +3,15 @@
 The mean over all B*T positions of ``-log softmax(logits)[target]`` (positions equal to ``ignore_index``
 skipped), i.e. ``cross_entropy(logits.reshape(-1, V), target.reshape(-1))`` as HF's ``ForCausalLMLoss``
 computes it after its shift (the blocks of :class:`dlzoo.data.text.LMBlockDataset` come shifted already).
-Registered as loss ``lm_cross_entropy`` for LM configs.
+Registered as loss ``lm_cross_entropy`` (what language-modelling configs use).
 """
 
 from __future__ import annotations
 
 from torch import Tensor
 
-from ...losses import CrossEntropyLoss, register_loss
+from .classification import CrossEntropyLoss
+from .factory import register_loss
 
 __all__ = ["LMCrossEntropyLoss"]
 
