@@ -33,9 +33,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import UsageError
-from .norm_comparison import _json_default, _merge
+from .norm_comparison import _json_default
 from .registry import register_experiment
-from .runner import run_jobs
+from .runner import (
+    diverged_record,
+    float_history,
+    run_jobs,
+    scurve_record,
+    train_or_resume,
+    validated_trainer_config,
+)
 
 __all__ = ["LLMNormsConfig", "DEFAULT_RECIPE", "variants", "trainer_config", "train_job", "run"]
 
@@ -156,8 +163,6 @@ def variants(cfg: LLMNormsConfig) -> list[dict[str, Any]]:
 
 def trainer_config(cfg: LLMNormsConfig, variant: dict[str, Any], seed: int, run_dir: Path) -> dict[str, Any]:
     """The validated trainer config (as a dict) of one run: defaults < ``cfg.train`` < per-run settings."""
-    from ..train import load_config
-
     base = {
         "model": {"name": cfg.model, "kwargs": dict(cfg.model_kwargs)},
         "checkpoint": {"every_epochs": 1, "keep_last": 1},
@@ -172,31 +177,19 @@ def trainer_config(cfg: LLMNormsConfig, variant: dict[str, Any], seed: int, run_
         "model": {"kwargs": dict(variant["model_kwargs"])},
         "train": loop,
     }
-    data = _merge(_merge(base, cfg.train), per_run)
-    try:
-        return load_config(data).model_dump(mode="json")
-    except UsageError as err:
-        raise UsageError(f"train.*: {err}") from None
+    return validated_trainer_config(base, cfg.train, per_run)
 
 
 def train_job(job: dict[str, Any]) -> dict[str, Any]:
     """Train (or resume) one (variant, seed); return JSON-able results (+ S-curve samples when
     ``job['scurve']``)."""
-    import torch
+    from ..train import TrainingDiverged
 
-    from ..analysis.scurve import collect_norm_io, tail_stats
-    from ..train import TrainingDiverged, load_config, train
-    from ..train.rundir import holds_run
-
-    cfg = load_config(job["config"])
-    resume = holds_run(job["run_dir"])
     try:
-        result = train(cfg, run_dir=job["run_dir"], progress=job.get("progress", False), resume=resume)
+        result = train_or_resume(job)
     except TrainingDiverged as err:
-        return {"label": job["label"], "seed": job["seed"], "run_dir": job["run_dir"], "error": str(err)}
-    history = [
-        {k: (float(v) if isinstance(v, int | float) else v) for k, v in row.items()} for row in result.history
-    ]
+        return diverged_record(job, err)
+    history = float_history(result.history)
     steps = int(history[-1].get("step", 0)) if history else 0
     train_time = sum(float(r.get("epoch_time") or 0.0) for r in history)
     samples = [r["sample"] for r in history if isinstance(r.get("sample"), str)]
@@ -219,11 +212,8 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
     if job.get("scurve"):
         splits = getattr(result.data, "splits", result.data)
         model = result.model.cpu().float().eval()
-        x = splits.test.x[: job["scurve_samples"]]  # (B, T) real test token blocks
-        with torch.no_grad():
-            io = collect_norm_io(model, x, max_points=job["scurve_points"], pre_affine=True, seed=job["seed"])
-        out["scurve"] = {n: (v.x.numpy(), v.y.numpy()) for n, v in io.items()}
-        out["scurve_stats"] = {n: tail_stats(v.x, v.y) for n, v in io.items() if v.x.numel() >= 20}
+        tokens = splits.test.x[: job["scurve_samples"]]  # (B, T) real test token blocks
+        out.update(scurve_record(model, tokens, job))
     return out
 
 

@@ -29,7 +29,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import UsageError
 from .registry import register_experiment
-from .runner import run_jobs
+from .runner import (
+    diverged_record,
+    float_history,
+    run_jobs,
+    scurve_record,
+    train_or_resume,
+    validated_trainer_config,
+)
 
 __all__ = ["NormComparisonConfig", "DEFAULT_RECIPE", "variants", "trainer_config", "train_job", "run"]
 
@@ -87,20 +94,10 @@ def variants(cfg: NormComparisonConfig) -> list[dict[str, Any]]:
     return out
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for k, v in extra.items():
-        nested = isinstance(v, dict) and isinstance(out.get(k), dict)
-        out[k] = _merge(out[k], v) if nested else copy.deepcopy(v)
-    return out
-
-
 def trainer_config(
     cfg: NormComparisonConfig, variant: dict[str, Any], seed: int, run_dir: Path
 ) -> dict[str, Any]:
     """The validated trainer config (as a dict) of one run: defaults < ``cfg.train`` < per-run settings."""
-    from ..train import load_config
-
     base = {"model": {"name": cfg.model, "kwargs": dict(cfg.model_kwargs)}, "data": {"name": cfg.dataset},
             "checkpoint": {"every_epochs": 1, "keep_last": 1}}
     per_run = {
@@ -110,11 +107,7 @@ def trainer_config(
         "model": {"kwargs": {"norm_layer": variant["norm"], "norm_kwargs": dict(variant["norm_kwargs"])}},
         "train": {"epochs": cfg.epochs},
     }
-    data = _merge(_merge(base, cfg.train), per_run)
-    try:
-        return load_config(data).model_dump(mode="json")
-    except UsageError as err:
-        raise UsageError(f"train.*: {err}") from None
+    return validated_trainer_config(base, cfg.train, per_run)
 
 
 def train_job(job: dict[str, Any]) -> dict[str, Any]:
@@ -123,22 +116,16 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from ..analysis.calibration import expected_calibration_error
-    from ..analysis.scurve import collect_norm_io, tail_stats
-    from ..train import TrainingDiverged, load_config, train
-    from ..train.rundir import holds_run
+    from ..train import TrainingDiverged
 
-    cfg = load_config(job["config"])
-    resume = holds_run(job["run_dir"])  # a resumed experiment: finished runs are read back, others go on
     try:
-        result = train(cfg, run_dir=job["run_dir"], progress=job.get("progress", False), resume=resume)
+        result = train_or_resume(job)
     except TrainingDiverged as err:  # one diverged run is a result to report, not a crash
-        return {"label": job["label"], "seed": job["seed"], "run_dir": job["run_dir"], "error": str(err)}
-    history = [{k: (float(v) if isinstance(v, int | float) else v) for k, v in row.items()}
-               for row in result.history]
+        return diverged_record(job, err)
     out: dict[str, Any] = {
         "label": job["label"], "seed": job["seed"], "run_dir": str(result.run_dir),
         "test_acc": float(result.test["acc"]), "test_loss": float(result.test["loss"]),  # acc in [0, 1]
-        "wall_time": float(result.wall_time), "history": history,
+        "wall_time": float(result.wall_time), "history": float_history(result.history),
     }
     splits = getattr(result.data, "splits", result.data)
     model = result.model.cpu().float().eval()
@@ -146,12 +133,8 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
         logits = model(splits.test.x.float())  # (N, K)
     out["test_ece"] = expected_calibration_error(logits, splits.test.y, n_bins=15, from_logits=True)
     if job.get("scurve"):
-        x = splits.test.x[: job["scurve_samples"]]  # (B, C, H, W) real test images
-        with torch.no_grad():
-            io = collect_norm_io(model, x.float(), max_points=job["scurve_points"],
-                                 pre_affine=True, seed=job["seed"])
-        out["scurve"] = {n: (v.x.numpy(), v.y.numpy()) for n, v in io.items()}
-        out["scurve_stats"] = {n: tail_stats(v.x, v.y) for n, v in io.items() if v.x.numel() >= 20}
+        images = splits.test.x[: job["scurve_samples"]].float()  # (B, C, H, W) real test images
+        out.update(scurve_record(model, images, job))
     return out
 
 

@@ -11,6 +11,7 @@ A job is a plain dict; ``fn(job) -> dict`` must be a module-level function (pick
 
 from __future__ import annotations
 
+import copy
 import json
 import multiprocessing as mp
 import os
@@ -23,9 +24,79 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-__all__ = ["run_jobs", "epochs_logged"]
+__all__ = [
+    "run_jobs",
+    "epochs_logged",
+    "merge_config",
+    "validated_trainer_config",
+    "train_or_resume",
+    "diverged_record",
+    "float_history",
+    "scurve_record",
+]
 
 JobFn = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def merge_config(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``extra``, nested dicts merged key by key (neither input is modified)."""
+    out = copy.deepcopy(base)
+    for k, v in extra.items():
+        nested = isinstance(v, dict) and isinstance(out.get(k), dict)
+        out[k] = merge_config(out[k], v) if nested else copy.deepcopy(v)
+    return out
+
+
+def validated_trainer_config(
+    base: dict[str, Any], train: dict[str, Any], per_run: dict[str, Any]
+) -> dict[str, Any]:
+    """The validated trainer config (as a dict) of one run: ``base`` < the experiment's ``train`` overrides <
+    ``per_run`` settings; an invalid override exits 2 naming ``train.*``."""
+    from ..errors import UsageError
+    from ..train import load_config
+
+    data = merge_config(merge_config(base, train), per_run)
+    try:
+        return load_config(data).model_dump(mode="json")
+    except UsageError as err:
+        raise UsageError(f"train.*: {err}") from None
+
+
+def train_or_resume(job: dict[str, Any]):
+    """Train ``job['config']`` into ``job['run_dir']``, resuming when that directory already holds the run (a
+    resumed experiment reads finished runs back and continues the others). Raises ``TrainingDiverged``."""
+    from ..train import load_config, train
+    from ..train.rundir import holds_run
+
+    return train(
+        load_config(job["config"]),
+        run_dir=job["run_dir"],
+        progress=job.get("progress", False),
+        resume=holds_run(job["run_dir"]),
+    )
+
+
+def diverged_record(job: dict[str, Any], err: Exception) -> dict[str, Any]:
+    """The result of a run that diverged: reported, not a crash."""
+    return {"label": job["label"], "seed": job["seed"], "run_dir": job["run_dir"], "error": str(err)}
+
+
+def float_history(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The trainer's epoch records with every number as a float (JSON-able, comparable across runs)."""
+    return [{k: (float(v) if isinstance(v, int | float) else v) for k, v in row.items()} for row in rows]
+
+
+def scurve_record(model: torch.nn.Module, x: torch.Tensor, job: dict[str, Any]) -> dict[str, Any]:
+    """``scurve`` (input/output samples of every norm layer on the batch ``x``) and ``scurve_stats`` (tail
+    statistics of the layers with at least 20 points) for a job's result."""
+    from ..analysis.scurve import collect_norm_io, tail_stats
+
+    with torch.no_grad():
+        io = collect_norm_io(model, x, max_points=job["scurve_points"], pre_affine=True, seed=job["seed"])
+    return {
+        "scurve": {n: (v.x.numpy(), v.y.numpy()) for n, v in io.items()},
+        "scurve_stats": {n: tail_stats(v.x, v.y) for n, v in io.items() if v.x.numel() >= 20},
+    }
 
 
 def epochs_logged(run_dir: str | os.PathLike) -> tuple[int, float | None]:
@@ -88,11 +159,18 @@ def run_jobs(
 
     total_epochs = sum(int(j["epochs"]) for j in jobs)
     ctx = mp.get_context("spawn")
-    bar = tqdm(total=total_epochs, desc=f"runs 0/{n}", unit="ep", file=stream, disable=not progress,
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=total_epochs,
+        desc=f"runs 0/{n}",
+        unit="ep",
+        file=stream,
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     finished = 0
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(threads,)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(threads,)
+    ) as pool:
         futures = {pool.submit(fn, {**job, "progress": False}): i for i, job in enumerate(jobs)}
         pending = set(futures)
         try:
@@ -106,16 +184,21 @@ def run_jobs(
                         bar.write(f"[run {finished}/{n}] {_describe(jobs[i], results[i])}", file=stream)
                 # epochs: finished runs count fully, running ones by their metrics.jsonl
                 # a future counts as running once queued to a worker; a started run has its directory
-                active = sorted(i for f in pending if f.running()
-                                and Path(jobs[(i := futures[f])]["run_dir"]).exists())[:workers]
+                active = sorted(
+                    i for f in pending if f.running() and Path(jobs[(i := futures[f])]["run_dir"]).exists()
+                )[:workers]
                 logged = {i: epochs_logged(jobs[i]["run_dir"]) for i in active}
                 epochs = sum(int(jobs[i]["epochs"]) for i in range(n) if results[i] is not None)
                 epochs += sum(min(ep, int(jobs[i]["epochs"])) for i, (ep, _) in logged.items())
                 bar.update(epochs - bar.n)
                 bar.set_description(f"runs {finished}/{n}")
-                bar.set_postfix_str(" | ".join(
-                    f"{jobs[i]['label']} s{jobs[i]['seed']} ep {ep}/{jobs[i]['epochs']}"
-                    + (f" val_acc {val:.3f}" if val is not None else "") for i, (ep, val) in logged.items()))
+                bar.set_postfix_str(
+                    " | ".join(
+                        f"{jobs[i]['label']} s{jobs[i]['seed']} ep {ep}/{jobs[i]['epochs']}"
+                        + (f" val_acc {val:.3f}" if val is not None else "")
+                        for i, (ep, val) in logged.items()
+                    )
+                )
         except BaseException:
             for fut in pending:
                 fut.cancel()
@@ -125,4 +208,3 @@ def run_jobs(
         finally:
             bar.close()
     return results  # type: ignore[return-value]
-
