@@ -147,8 +147,11 @@ class BatchLoader:
         """Batches ``(x, y)`` of ``epoch``, starting at batch index ``start_batch``."""
         perm = self.order(epoch)
         for b in range(start_batch, len(self)):
-            idx = perm[b * self.batch_size : (b + 1) * self.batch_size]
-            yield self.dataset.x[idx], self.dataset.y[idx]
+            yield self.batch(perm[b * self.batch_size : (b + 1) * self.batch_size])
+
+    def batch(self, idx: Tensor) -> tuple[Any, Tensor]:
+        """The ``(x, y)`` of the samples ``idx`` (one gather each); loaders of other data override it."""
+        return self.dataset.x[idx], self.dataset.y[idx]
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         return self.iter_epoch(self.epoch)

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ...data.base import epoch_seed
+from ...data.base import BatchLoader
 from ...data.graphs import GraphDataset, NodeGraph, karate_club, load_citation, load_tu, synthetic_graphs
 from ...errors import UsageError
 from ...models._base import main_output, training_loss
@@ -78,44 +77,14 @@ class _NodeLoader:
         return self.iter_epoch(0)
 
 
-class _GraphLoader:
-    """Batches of graphs; the order is a pure function of (seed, epoch); rank shards for DDP."""
+class _GraphLoader(BatchLoader):
+    """:class:`dlzoo.data.BatchLoader` over graphs (its seeded order, resume and rank sharding); a batch is a
+    :class:`GraphBatch` of the chosen graphs and their labels."""
 
-    def __init__(
-        self,
-        dataset: GraphDataset,
-        batch_size: int,
-        shuffle: bool = False,
-        seed: int = 0,
-        rank: int = 0,
-        world_size: int = 1,
-    ) -> None:
-        self.dataset, self.batch_size, self.shuffle, self.seed = dataset, batch_size, shuffle, seed
-        self.rank, self.world_size = rank, world_size
-
-    def _order(self, epoch: int) -> Tensor:
-        n = len(self.dataset)
-        order = (
-            torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(self.seed, epoch)))
-            if self.shuffle
-            else torch.arange(n)
-        )
-        return order[self.rank :: self.world_size]
-
-    def __len__(self) -> int:
-        return math.ceil(math.ceil(len(self.dataset) / self.world_size) / self.batch_size)
-
-    def iter_epoch(self, epoch: int, start_batch: int = 0) -> Iterator[tuple[GraphBatch, Tensor]]:
-        order = self._order(epoch)
-        for b in range(start_batch, len(self)):
-            idx = order[b * self.batch_size : (b + 1) * self.batch_size].tolist()
-            if not idx:
-                return
-            batch = GraphBatch.from_graphs([self.dataset.graphs[i] for i in idx], self.dataset.y[idx])
-            yield batch, batch.y
-
-    def __iter__(self) -> Iterator[tuple[GraphBatch, Tensor]]:
-        return self.iter_epoch(0)
+    def batch(self, idx: Tensor) -> tuple[GraphBatch, Tensor]:
+        chosen = idx.tolist()
+        batch = GraphBatch.from_graphs([self.dataset.graphs[i] for i in chosen], self.dataset.y[idx])
+        return batch, batch.y
 
 
 @dataclass
@@ -173,7 +142,9 @@ def build_graph_data(cfg, seed: int, rank: int = 0, world_size: int = 1) -> Trai
     splits = GraphSplits("graph", dataset.num_features, int(dataset.y.max()) + 1, train, val, test)
     return TrainData(
         splits=splits,
-        train_loader=_GraphLoader(train, cfg.batch_size, True, seed, rank, world_size),
+        train_loader=_GraphLoader(
+            train, cfg.batch_size, shuffle=True, seed=seed, rank=rank, world_size=world_size
+        ),
         val_loader=_GraphLoader(val, max(cfg.batch_size, 256)),
         test_loader=_GraphLoader(test, max(cfg.batch_size, 256)),
     )

@@ -10,8 +10,8 @@ for the persistence baseline (the last past frame repeated), so a run says wheth
 from __future__ import annotations
 
 import contextlib
-import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from ...data.advection import AdvectionSplits, advection_splits, persistence
-from ...data.base import epoch_seed
+from ...data.base import BatchLoader
 from ...errors import UsageError
 from ..build import TrainData, build_loss
 from .base import Task, create_task_model
@@ -29,40 +29,15 @@ __all__ = ["REGRESSION_DATA", "RegressionTask", "regression_metrics"]
 REGRESSION_DATA = ("advection",)
 
 
-class _TensorLoader:
-    """Whole-batch indexing of (x, y) float tensors; the order is a pure function of (seed, epoch)."""
+@dataclass
+class _Frames:
+    """Past frames ``x`` and future frames ``y`` (float targets, so not a classification TensorDataset)."""
 
-    def __init__(
-        self,
-        x: Tensor,
-        y: Tensor,
-        batch_size: int,
-        shuffle: bool = False,
-        seed: int = 0,
-        rank: int = 0,
-        world_size: int = 1,
-    ) -> None:
-        self.x, self.y, self.batch_size, self.shuffle, self.seed = x, y, batch_size, shuffle, seed
-        self.rank, self.world_size = rank, world_size
-        self.dataset = range(x.shape[0])
+    x: Tensor
+    y: Tensor
 
     def __len__(self) -> int:
-        return math.ceil(math.ceil(self.x.shape[0] / self.world_size) / self.batch_size)
-
-    def iter_epoch(self, epoch: int, start_batch: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
-        n = self.x.shape[0]
-        order = (
-            torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(self.seed, epoch)))
-            if self.shuffle
-            else torch.arange(n)
-        )[self.rank :: self.world_size]
-        for b in range(start_batch, len(self)):
-            idx = order[b * self.batch_size : (b + 1) * self.batch_size]
-            if idx.numel():
-                yield self.x[idx], self.y[idx]
-
-    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        return self.iter_epoch(0)
+        return self.x.shape[0]
 
 
 def regression_metrics(pred: Tensor, target: Tensor) -> dict[str, float]:
@@ -97,9 +72,10 @@ class RegressionTask(Task):
         except (TypeError, ValueError) as err:
             raise UsageError(f"data ({cfg.name}): {' '.join(str(err).split())}") from None
         loaders = [
-            _TensorLoader(*splits.train, cfg.batch_size, True, self.cfg.seed, rank, world_size),
-            _TensorLoader(*splits.val, max(cfg.batch_size, 64)),
-            _TensorLoader(*splits.test, max(cfg.batch_size, 64)),
+            BatchLoader(_Frames(*splits.train), cfg.batch_size, shuffle=True, seed=self.cfg.seed, rank=rank,
+                        world_size=world_size),
+            BatchLoader(_Frames(*splits.val), max(cfg.batch_size, 64)),
+            BatchLoader(_Frames(*splits.test), max(cfg.batch_size, 64)),
         ]
         return TrainData(
             splits=splits, train_loader=loaders[0], val_loader=loaders[1], test_loader=loaders[2]
