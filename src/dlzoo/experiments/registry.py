@@ -66,7 +66,15 @@ def get_experiment(name: str) -> Experiment:
 
 
 def _import_experiments() -> None:
-    from . import llm_norms, norm_comparison  # noqa: F401
+    """Import every module of this package, so each ``@register_experiment`` runs (a new experiment is
+    one new module; nothing else to edit)."""
+    import importlib
+    import pkgutil
+
+    from . import __path__ as package_path
+
+    for module in pkgutil.iter_modules(package_path):
+        importlib.import_module(f"{__package__}.{module.name}")
 
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
