@@ -27,7 +27,7 @@ from .scurve import collect_norm_io, find_norm_layers, tail_stats
 from .spectra_plots import plot_alpha_by_depth, plot_esd_grid
 from .weight_spectra import weight_spectra
 
-__all__ = ["main", "analyze_run"]
+__all__ = ["main", "analyze_run", "load_run"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,23 +45,35 @@ def _evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: i
     return torch.cat([model(x[i:i + batch]).float() for i in range(0, len(x), batch)])  # (N, K)
 
 
-def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, samples: int = 128,
-                n_bins: int = 15) -> dict[str, Any]:
-    """Evaluate the run's model on its test split and write the analysis report; returns the numbers."""
+def load_run(run_dir: str | Path) -> tuple[Any, torch.nn.Module, torch.Tensor, torch.Tensor]:
+    """``(config, model, x_test, y_test)`` of a finished classification run: the model from
+    :func:`dlzoo.from_pretrained` (float32, eval) and the test split rebuilt from its ``config.yaml``."""
     from .. import from_pretrained
-    from ..report import Report
-    from ..report.plots import plot_scurves
     from ..train import load_config
     from ..train.build import build_data
+    from ..train.tasks import is_text_data
 
     run_dir = Path(run_dir)
     for name in ("config.yaml", "config.json", "model.safetensors"):
         if not (run_dir / name).is_file():
             raise UsageError(f"{run_dir} is not a finished run directory: {name} is missing")
     cfg = load_config(run_dir / "config.yaml")
+    if is_text_data(cfg.data.name):
+        raise UsageError(f"{run_dir} is a language-model run ({cfg.data.name}); only classification runs "
+                         "can be analysed here")
     model = from_pretrained(run_dir).float()
     splits = build_data(cfg.data, cfg.seed).splits
-    x, y = splits.test.x, splits.test.y
+    return cfg, model, splits.test.x, splits.test.y
+
+
+def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, samples: int = 128,
+                n_bins: int = 15) -> dict[str, Any]:
+    """Evaluate the run's model on its test split and write the analysis report; returns the numbers."""
+    from ..report import Report
+    from ..report.plots import plot_scurves
+
+    run_dir = Path(run_dir)
+    cfg, model, x, y = load_run(run_dir)
     logits = _evaluate(model, x, y)
     probs = logits.softmax(-1)
     cal = calibration_summary(probs, y, n_bins)
