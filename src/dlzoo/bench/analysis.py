@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from ..errors import UsageError
+from .output import add_output_args, dry_run, resolve_out
 from .report import environment, write_results
 
 __all__ = ["main", "run"]
@@ -38,7 +39,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=2, help="interleaved timing rounds (median reported)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: unchanged)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="benchmarks/results", help="directory for analysis.json / .md")
+    add_output_args(p, "analysis<suffix>.json / .md")
     p.add_argument("--suffix", default="", help="file names analysis<suffix>.json etc. (e.g. _threads1)")
     return p.parse_args(argv)
 
@@ -92,9 +93,12 @@ def main(argv: list[str]) -> int:
     args = _parse(argv)
     if args.rounds < 1:
         raise UsageError("--rounds must be >= 1")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError("--threads must be >= 1")
+    if dry_run("analysis", args):
+        return 0
+    resolve_out(args)
     if args.threads is not None:
-        if args.threads < 1:
-            raise UsageError("--threads must be >= 1")
         torch.set_num_threads(args.threads)
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     rows = []

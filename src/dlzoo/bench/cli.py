@@ -1,4 +1,5 @@
-"""``dlzoo bench SUITE [...]``: each suite in :data:`SUITES` is ``dlzoo.bench.<suite>.main(argv)``."""
+"""``dlzoo bench SUITE [...]``: each suite in :data:`SUITES` is ``dlzoo.bench.<suite>.main(argv)``; where they
+write and ``--dry-run`` are shared (:mod:`dlzoo.bench.output`)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,18 @@ import difflib
 import importlib
 
 from ..errors import UsageError
+from .output import BENCH_RUNS, RESULTS_DIR
 
 SUITES = ("norms", "models", "optim", "rmsnorm", "transformer", "rnn", "lm", "analysis", "graph", "layers")
 
 
 def usage() -> str:
-    return (f"usage: dlzoo bench SUITE [options]   (dlzoo bench SUITE --help for a suite's options)\n\n"
-            f"suites: {', '.join(SUITES)}")
+    return (f"usage: dlzoo bench SUITE [options] [--out DIR | --update-results] [--dry-run]\n"
+            f"       (dlzoo bench SUITE --help for a suite's options)\n\n"
+            f"suites: {', '.join(SUITES)}\n\n"
+            f"Every suite writes its .json/.md (and plots) to --out DIR, by default a new\n"
+            f"{BENCH_RUNS}/<UTC timestamp>/; --update-results writes the committed {RESULTS_DIR}/ instead.\n"
+            f"--dry-run checks the options, prints what would run and where, and runs nothing.")
 
 
 def main(argv: list[str]) -> int:

@@ -22,6 +22,7 @@ import torch
 
 from ..errors import UsageError
 from ..nn import graph as G
+from .output import add_output_args, dry_run, resolve_out
 from .report import environment, write_results
 from .timing import time_interleaved
 
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threads", type=int, default=None, help="torch.set_num_threads (default: unchanged)"
     )
-    parser.add_argument("--out", default="benchmarks/results", help="output directory for graph.json/.md")
+    add_output_args(parser, "graph.json / .md")
     try:
         args = parser.parse_args(argv)
     except SystemExit as err:
@@ -85,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError(
             "dlzoo bench graph needs torch_geometric (the reference): pip install -e '.[dev]'"
         ) from None
+    if dry_run("graph", args):
+        return 0
+    resolve_out(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     nodes, edges = (2_000, 20_000) if args.quick else (args.nodes, args.edges)

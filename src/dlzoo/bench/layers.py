@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from ..errors import UsageError
+from .output import add_output_args, dry_run, resolve_out
 from .timing import time_interleaved
 
 __all__ = ["main", "run"]
@@ -42,7 +43,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=9)
     p.add_argument("--threads", default=None, help="thread counts, e.g. 1,2 (default: torch's current)")
     p.add_argument("--quick", action="store_true", help="tiny shapes, 2 rounds (smoke run)")
-    p.add_argument("--out", default="benchmarks/results")
+    add_output_args(p, "layers<suffix>.json / .md")
     p.add_argument("--suffix", default="")
     try:
         args = p.parse_args(argv)
@@ -166,6 +167,9 @@ def _markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
 
 def main(argv: list[str]) -> int:
     args = _parse(argv)
+    if dry_run("layers", args):
+        return 0
+    resolve_out(args)
     results: list[dict[str, Any]] = []
     before = torch.get_num_threads()
     try:

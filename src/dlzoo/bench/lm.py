@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from ..errors import UsageError
+from .output import add_output_args, dry_run, resolve_out
 from .report import write_results
 from .timing import time_interleaved
 
@@ -70,7 +71,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="few rounds, short sequences (a smoke run)")
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 9, quick 2)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads for the run")
-    p.add_argument("--out", default="benchmarks/results", help="directory for lm.json / lm.md")
+    add_output_args(p, "lm.json / lm.md")
     try:
         args = p.parse_args(argv)
     except SystemExit as exc:
@@ -211,6 +212,9 @@ def main(argv: list[str]) -> int:
         print("dlzoo bench lm needs the `transformers` package as the reference implementation "
               "(pip install transformers); it is not installed.")
         return 1
+    if dry_run("lm", args):
+        return 0
+    resolve_out(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     meta = dict(device="cpu", torch=torch.__version__, transformers=transformers.__version__,

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from ..errors import UsageError
+from .output import add_output_args, dry_run, resolve_out
 from .timing import time_interleaved
 
 __all__ = ["main", "ARCHS"]
@@ -56,7 +57,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--channels-last", action="store_true", help="channels_last memory format for both sides")
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 7, quick 2)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads for the run")
-    p.add_argument("--out", default="benchmarks/results", help="directory for models.json / models.md")
+    add_output_args(p, "models.json / models.md")
     try:
         args = p.parse_args(argv)
     except SystemExit as exc:
@@ -176,6 +177,9 @@ def main(argv: list[str]) -> int:
         print("dlzoo bench models needs the `transformers` package as the reference implementation "
               "(pip install transformers); it is not installed.")
         return 1
+    if dry_run("models", args):
+        return 0
+    resolve_out(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     meta = dict(torch=torch.__version__, transformers=transformers.__version__,

@@ -44,6 +44,7 @@ import torch
 from torch import nn
 
 from ..errors import UsageError
+from .output import add_output_args, dry_run, resolve_out
 from .timing import time_interleaved
 
 __all__ = ["main", "DEFAULT_SHAPES", "GPU_SHAPES"]
@@ -61,7 +62,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--no-compile", action="store_true", help="drop the torch.compile candidates")
     p.add_argument("--no-malloc-trim", action="store_true",
                    help="glibc: never trim the heap / mmap big blocks (no page-fault noise)")
-    p.add_argument("--out", default="benchmarks/results", help="directory for norms.json / .md / .png")
+    add_output_args(p, "norms<suffix>.json / .md / .png")
     p.add_argument("--suffix", default="", help="file names norms<suffix>.json etc. (e.g. .no-trim)")
     try:
         args = p.parse_args(argv)
@@ -322,6 +323,9 @@ def _no_malloc_trim() -> None:
 
 def main(argv: list[str]) -> int:
     args = _parse(argv)
+    if dry_run("norms", args):
+        return 0
+    resolve_out(args)
     if args.no_malloc_trim:
         _no_malloc_trim()
     use_compile = not args.no_compile

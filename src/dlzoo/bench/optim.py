@@ -25,6 +25,7 @@ import torch
 
 from .. import optim as dopt
 from ..errors import UsageError
+from .output import add_output_args, dry_run, resolve_out
 from .timing import time_interleaved
 
 __all__ = ["main", "vit_s_shapes", "many_small_shapes"]
@@ -194,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threads", type=int, default=None, help="torch.set_num_threads (default: unchanged)"
     )
-    parser.add_argument("--out", default="benchmarks/results", help="output directory for optim.json/.md")
+    add_output_args(parser, "optim.json / .md")
     try:
         args = parser.parse_args(argv)
     except SystemExit as err:
@@ -212,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError(
             f"unknown model/optimizer {unknown}; models: {sorted(MODELS)}, optimizers: {sorted(OPTIMIZERS)}"
         )
+    if dry_run("optim", args):
+        return 0
+    resolve_out(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     rounds = args.rounds or (3 if args.quick else 7)

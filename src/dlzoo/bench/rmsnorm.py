@@ -38,6 +38,7 @@ from torch import nn
 
 from ..errors import UsageError
 from .norms import _faults_per_call, _no_malloc_trim
+from .output import add_output_args, dry_run, resolve_out
 from .timing import time_interleaved
 
 __all__ = ["DEFAULT_SHAPES", "main", "run_shape"]
@@ -56,7 +57,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--threads", default=None, help="thread counts, e.g. 1,2 (default: torch's current)")
     p.add_argument("--no-malloc-trim", action="store_true",
                    help="glibc: never trim the heap / mmap big blocks (no page-fault noise)")
-    p.add_argument("--out", default="benchmarks/results", help="directory for rmsnorm.json / .md")
+    add_output_args(p, "rmsnorm<suffix>.json / .md")
     p.add_argument("--suffix", default="", help="file names rmsnorm<suffix>.json / .md")
     try:
         args = p.parse_args(argv)
@@ -219,6 +220,9 @@ def _markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
 
 def main(argv: list[str]) -> int:
     args = _parse(argv)
+    if dry_run("rmsnorm", args):
+        return 0
+    resolve_out(args)
     if args.no_malloc_trim:
         _no_malloc_trim()
     rows: list[dict[str, Any]] = []

@@ -24,6 +24,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from .. import nn as dnn
 from ..errors import UsageError
 from ..nn.mode import reference_mode
+from .output import add_output_args, dry_run, resolve_out
 from .report import environment, write_results
 from .timing import time_interleaved
 
@@ -128,13 +129,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threads", type=int, default=None, help="torch.set_num_threads (default: unchanged)"
     )
-    parser.add_argument("--out", default="benchmarks/results", help="output directory for rnn.json/.md")
+    add_output_args(parser, "rnn.json / .md")
     try:
         args = parser.parse_args(argv)
     except SystemExit as err:
         if err.code == 0:
             return 0
         raise UsageError("bad arguments; see `dlzoo bench rnn --help`") from None
+    if dry_run("rnn", args):
+        return 0
+    resolve_out(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     rounds = args.rounds or (3 if args.quick else 9)

@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from ..errors import UsageError
+from .output import add_output_args, dry_run, resolve_out
 from .timing import time_interleaved
 
 __all__ = ["DEFAULT_CONFIGS", "main", "run_config"]
@@ -52,7 +53,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument("--rounds", type=int, default=9, help="interleaved rounds (median reported)")
     p.add_argument("--threads", default=None, help="thread counts, e.g. 1,2 (default: torch's current)")
-    p.add_argument("--out", default="benchmarks/results", help="directory for transformer.json / .md")
+    add_output_args(p, "transformer<suffix>.json / .md")
     p.add_argument("--suffix", default="", help="file names transformer<suffix>.json / .md")
     try:
         args = p.parse_args(argv)
@@ -177,6 +178,9 @@ def _markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
 
 def main(argv: list[str]) -> int:
     args = _parse(argv)
+    if dry_run("transformer", args):
+        return 0
+    resolve_out(args)
     start = time.time()
     loadavg = " ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     previous = torch.get_num_threads()

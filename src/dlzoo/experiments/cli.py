@@ -24,6 +24,7 @@ __all__ = ["main", "new_run_dir"]
 USAGE = """usage: dlzoo experiment list
        dlzoo experiment run NAME [key=value ...]   (values are YAML: seeds=[0,1] norms=[layernorm,dyt])
        dlzoo experiment run [NAME] --resume DIR [key=value ...]   (continue a killed experiment in DIR)
+       dlzoo experiment run NAME [key=value ...] --dry-run   (check the config, list the jobs, write nothing)
        dlzoo experiment show NAME                  (the default config of NAME)"""
 
 
@@ -46,11 +47,13 @@ def _show(name: str) -> int:
     return 0
 
 
-def _parse_run(rest: list[str]) -> tuple[str | None, list[str], str | None]:
-    """``[NAME] [key=value ...] [--resume DIR]`` -> (name, overrides, resume dir)."""
-    resume, args, it = None, [], iter(rest)
+def _parse_run(rest: list[str]) -> tuple[str | None, list[str], str | None, bool]:
+    """``[NAME] [key=value ...] [--resume DIR] [--dry-run]`` -> (name, overrides, resume dir, dry run)."""
+    resume, args, it, dry = None, [], iter(rest), False
     for arg in it:
-        if arg == "--resume" or arg.startswith("--resume="):
+        if arg == "--dry-run":
+            dry = True
+        elif arg == "--resume" or arg.startswith("--resume="):
             resume = arg.split("=", 1)[1] if "=" in arg else next(it, None)
             if not resume:
                 raise UsageError(f"--resume needs an experiment directory\n{USAGE}")
@@ -59,7 +62,7 @@ def _parse_run(rest: list[str]) -> tuple[str | None, list[str], str | None]:
         else:
             args.append(arg)
     name = args[0] if args and "=" not in args[0] else None
-    return name, args[1:] if name else args, resume
+    return name, args[1:] if name else args, resume, dry
 
 
 def _resume_target(name: str | None, resume: str, overrides: list[str]):
@@ -88,8 +91,53 @@ def _resume_target(name: str | None, resume: str, overrides: list[str]):
     return exp, build_config(exp.config, overrides, base=saved), out_dir
 
 
+def _dry_run(exp, cfg, out_dir: Path) -> int:
+    """Plan ``exp`` with ``cfg`` exactly as a real run would (its own ``run`` on a temporary directory,
+    stopped where training would start), print the jobs, write nothing (see :mod:`dlzoo.dryrun`)."""
+    import shutil
+    import tempfile
+
+    from ..dryrun import DryRunStop, planning
+
+    tmp = Path(tempfile.mkdtemp(prefix="dlzoo-dry-run-"))
+    fake = tmp / exp.name / out_dir.name
+    try:
+        with planning():
+            exp.run(cfg, fake)
+        raise UsageError(f"experiment {exp.name!r} finished without starting a training job, so a dry run "
+                         "cannot stop it before it writes; run it without --dry-run")
+    except DryRunStop as stop:
+        plan = stop.plan
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def real(path: object) -> str:
+        text = str(path)
+        return str(out_dir) + text[len(str(fake)):] if text.startswith(str(fake)) else text
+
+    epochs = sum(int(j.get("epochs", 0)) for j in plan.jobs)
+    print(f"dlzoo experiment {exp.name} (dry run): would write {out_dir}")
+    print(f"{len(plan.jobs)} run(s), {epochs} epochs in all, {plan.workers} worker process(es) x "
+          f"{plan.threads} torch thread(s):")
+    for i, job in enumerate(plan.jobs):
+        print(f"  [{i + 1}/{len(plan.jobs)}] {job.get('label', '?')} seed {job.get('seed', '?')}, "
+              f"{job.get('epochs', '?')} epochs -> {real(job.get('run_dir', '?'))}")
+    print("dry run: config valid; nothing was written")
+    return 0
+
+
 def _run(rest: list[str]) -> int:
-    name, overrides, resume = _parse_run(rest)
+    name, overrides, resume, dry = _parse_run(rest)
+    if dry:
+        if resume is not None:
+            exp, cfg, out_dir = _resume_target(name, resume, overrides)
+        elif name is None:
+            raise UsageError(f"missing experiment name\n{USAGE}")
+        else:
+            exp = get_experiment(name)
+            cfg = build_config(exp.config, overrides)
+            out_dir = new_run_dir(getattr(cfg, "output_dir", "runs"), exp.name)
+        return _dry_run(exp, cfg, out_dir)
     if resume is not None:
         exp, cfg, out_dir = _resume_target(name, resume, overrides)
         lock = RunLock(out_dir).acquire()  # a second process resuming the same directory is refused

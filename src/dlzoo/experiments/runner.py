@@ -139,13 +139,25 @@ def run_jobs(
     stream: Any = None,
 ) -> list[dict[str, Any]]:
     """Run ``fn`` on every job; results in job order. Each job needs ``label``, ``seed``, ``run_dir``,
-    ``epochs``. Raises the first worker exception (the remaining jobs are cancelled)."""
+    ``epochs``. Raises the first worker exception (the remaining jobs are cancelled).
+
+    On a ``stream`` that is not a terminal (a log file, CI) the overall bar is replaced by plain lines, one
+    each time the count of finished epochs changes, so the log holds no carriage-return frames. Under
+    :func:`dlzoo.dryrun.planning` nothing runs: the jobs are handed back as the dry run's plan."""
+    from ..dryrun import is_planning, stop_with_plan
+
+    if is_planning():
+        stop_with_plan(jobs, workers=max(1, min(workers, len(jobs))), threads=threads)
     stream = stream or sys.stderr
+    tty = bool(getattr(stream, "isatty", lambda: False)())
     n = len(jobs)
     results: list[dict[str, Any] | None] = [None] * n
     if workers <= 1 or n <= 1:
         previous = torch.get_num_threads()
         torch.set_num_threads(max(1, threads))
+        if progress:
+            print(f"[runner] {n} run(s) one after another in this process ({max(1, threads)} torch "
+                  f"thread(s))", file=stream, flush=True)
         try:
             for i, job in enumerate(jobs):
                 if progress:
@@ -164,10 +176,13 @@ def run_jobs(
         desc=f"runs 0/{n}",
         unit="ep",
         file=stream,
-        disable=not progress,
+        disable=not (progress and tty),
         dynamic_ncols=True,
     )
-    finished = 0
+    finished, last_epochs = 0, None
+    if progress:
+        print(f"[runner] starting {workers} worker processes ({max(1, threads)} torch thread(s) each) for "
+              f"{n} runs, {total_epochs} epochs in all", file=stream, flush=True)
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(threads,)
     ) as pool:
@@ -181,7 +196,11 @@ def run_jobs(
                     results[i] = fut.result()  # re-raises a worker's exception
                     finished += 1
                     if progress:
-                        bar.write(f"[run {finished}/{n}] {_describe(jobs[i], results[i])}", file=stream)
+                        line = f"[run {finished}/{n}] {_describe(jobs[i], results[i])}"
+                        if tty:
+                            bar.write(line, file=stream)
+                        else:
+                            print(line, file=stream, flush=True)
                 # epochs: finished runs count fully, running ones by their metrics.jsonl
                 # a future counts as running once queued to a worker; a started run has its directory
                 active = sorted(
@@ -190,15 +209,19 @@ def run_jobs(
                 logged = {i: epochs_logged(jobs[i]["run_dir"]) for i in active}
                 epochs = sum(int(jobs[i]["epochs"]) for i in range(n) if results[i] is not None)
                 epochs += sum(min(ep, int(jobs[i]["epochs"])) for i, (ep, _) in logged.items())
-                bar.update(epochs - bar.n)
-                bar.set_description(f"runs {finished}/{n}")
-                bar.set_postfix_str(
-                    " | ".join(
-                        f"{jobs[i]['label']} s{jobs[i]['seed']} ep {ep}/{jobs[i]['epochs']}"
-                        + (f" val_acc {val:.3f}" if val is not None else "")
-                        for i, (ep, val) in logged.items()
-                    )
+                running = " | ".join(
+                    f"{jobs[i]['label']} s{jobs[i]['seed']} ep {ep}/{jobs[i]['epochs']}"
+                    + (f" val_acc {val:.3f}" if val is not None else "")
+                    for i, (ep, val) in logged.items()
                 )
+                if tty:
+                    bar.update(epochs - bar.n)
+                    bar.set_description(f"runs {finished}/{n}")
+                    bar.set_postfix_str(running)
+                elif progress and epochs != last_epochs:  # a plain line whenever an epoch has finished
+                    last_epochs = epochs
+                    print(f"[progress] epochs {epochs}/{total_epochs}, runs {finished}/{n} done"
+                          + (f"; running: {running}" if running else ""), file=stream, flush=True)
         except BaseException:
             for fut in pending:
                 fut.cancel()

@@ -13,13 +13,15 @@ import sys
 
 from ..errors import UsageError
 
-USAGE = """usage: dlzoo train CONFIG.yaml [key.sub=value ...] [--run-dir DIR] [--quiet]
-       dlzoo train --resume RUN_DIR [key.sub=value ...] [--quiet]
+USAGE = """usage: dlzoo train CONFIG.yaml [key.sub=value ...] [--run-dir DIR] [--quiet] [--dry-run]
+       dlzoo train --resume RUN_DIR [key.sub=value ...] [--quiet] [--dry-run]
 
 Trains one model from a YAML config; dotted overrides are parsed as YAML scalars
 (e.g. optim.lr=3e-3 model.kwargs.norm_layer=dyt train.epochs=5). Writes runs/<name>/<timestamp>/
 and prints that directory last. --resume continues a killed run from its last checkpoint; with
-train.epochs=N beyond a finished run's schedule it trains on under the schedule rebuilt for N epochs."""
+train.epochs=N beyond a finished run's schedule it trains on under the schedule rebuilt for N epochs.
+--dry-run builds and checks everything a run would (config, data, model), prints the start-up header
+(parameters, device, data sizes, steps, run directory) and exits 0 without writing anything."""
 
 
 def flag_hint(flag: str, argv: list[str]) -> str:
@@ -47,8 +49,42 @@ def flag_hint(flag: str, argv: list[str]) -> str:
     return "; config keys are overrides: did you mean " + " or ".join(f"{k}={value}" for k in keys) + "?"
 
 
+def _dry_run(config_path: str | None, resume_dir: str | None, run_dir: str | None,
+             overrides: list[str]) -> int:
+    """Build and check the run as ``train``/``resume`` would, print its header, write nothing."""
+    from pathlib import Path
+
+    from .checkpoint import latest_checkpoint
+    from .config import load_config
+    from .rundir import experiment_dir_name, finished_results, holds_run
+    from .trainer import Trainer
+
+    if resume_dir is not None:
+        if experiment_dir_name(resume_dir) is not None:
+            raise UsageError(f"{resume_dir} is an experiment directory, not a training run; dry-run it with "
+                             f"dlzoo experiment run --resume {resume_dir} --dry-run")
+        if not (Path(resume_dir) / "config.yaml").is_file():
+            raise UsageError(f"{resume_dir} is not a run directory (no config.yaml)")
+        cfg = load_config(Path(resume_dir) / "config.yaml", overrides)
+        run_dir = resume_dir
+    else:
+        cfg = load_config(config_path, overrides)
+    trainer = Trainer(cfg, run_dir=run_dir, progress=False, resume=resume_dir is not None, dry_run=True)
+    if resume_dir is None and holds_run(trainer.run_dir):
+        raise UsageError(f"{trainer.run_dir} already holds a run; resume it (dlzoo train --resume "
+                         f"{trainer.run_dir}) or choose another run directory")
+    print(trainer.header())
+    if resume_dir is not None:
+        last = latest_checkpoint(trainer.ckpt_dir)
+        done = finished_results(trainer.run_dir)
+        state = f"finished after {done.get('epochs')} epochs" if done else "not finished"
+        print(f"  resume  {state}; latest checkpoint {last or 'none (it would start over)'}")
+    print("dry run: config, data and model checked; nothing was written")
+    return 0
+
+
 def main(argv: list[str]) -> int:
-    config_path, resume_dir, run_dir, quiet, overrides = None, None, None, False, []
+    config_path, resume_dir, run_dir, quiet, overrides, dry = None, None, None, False, [], False
     it = iter(argv)
     for arg in it:
         if arg in ("-h", "--help"):
@@ -66,6 +102,8 @@ def main(argv: list[str]) -> int:
             resume_dir = arg.split("=", 1)[1]
         elif arg in ("-q", "--quiet"):
             quiet = True
+        elif arg == "--dry-run":
+            dry = True
         elif arg.startswith("-"):
             raise UsageError(f"unknown option {arg!r}{flag_hint(arg, argv)}\n{USAGE}")
         elif "=" in arg:
@@ -83,6 +121,8 @@ def main(argv: list[str]) -> int:
 
     if resume_dir is not None and run_dir is not None:
         raise UsageError(f"--resume continues the run in its own directory; drop --run-dir\n{USAGE}")
+    if dry:
+        return _dry_run(config_path, resume_dir, run_dir, overrides)
     try:
         if resume_dir is not None:
             result = resume(resume_dir, progress=not quiet, overrides=overrides)

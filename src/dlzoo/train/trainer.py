@@ -79,7 +79,14 @@ class Trainer:
     """Builds every component from a :class:`TrainConfig` and runs (or resumes) the loop."""
 
     def __init__(self, cfg: TrainConfig, run_dir: str | Path | None = None, progress: bool = True,
-                 resume: bool = False) -> None:
+                 resume: bool = False, dry_run: bool = False) -> None:
+        """``dry_run=True`` builds and checks every component, then stops: no lock, nothing written
+        (:meth:`header` says what the run would do)."""
+        from ..dryrun import is_planning, stop_with_plan
+
+        if is_planning() and not dry_run:  # an experiment's dry run: this run is its plan
+            stop_with_plan([{"label": cfg.name, "seed": cfg.seed, "epochs": cfg.train.epochs,
+                             "run_dir": str(run_dir if run_dir is not None else make_run_dir(cfg))}])
         self.cfg = cfg
         loop = cfg.train
         self.device = select_device(loop.device)
@@ -126,7 +133,10 @@ class Trainer:
         self.logger: MetricsLogger | None = None
         self.progress = Progress(enabled=progress and self.main, log_every=loop.log_every,
                                  unit=self.task.unit)
-        self.lock = R.RunLock(self.run_dir) if self.main else None
+        self.lock = R.RunLock(self.run_dir) if self.main and not dry_run else None
+        if dry_run:
+            return
+        self.progress.message(self.header())
         try:
             self._open(resume)
         except BaseException:
@@ -159,6 +169,12 @@ class Trainer:
             self.progress.message(f"resuming {self.run_dir} from {where}")
         for note in self.notes:
             self.progress.message(note)
+
+    def header(self) -> str:
+        """The start-up header: model and parameter count, device, data sizes, steps, run directory."""
+        from .header import format_header, run_summary
+
+        return format_header(run_summary(self))
 
     def close(self, failed_start: bool = False) -> None:
         """Release the run directory (after :meth:`fit`, or when construction failed)."""
