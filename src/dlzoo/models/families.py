@@ -6,6 +6,7 @@ from . import (
     capsnet,
     clip,
     convnext,
+    coshnet,
     densenet,
     depth_anything,
     googlenet,

@@ -34,6 +34,7 @@ from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormChannelsL
 from .bitlinear import BitLinear
 from .capsules import PrimaryCapsules, RoutingCapsules, squash
 from .classifier import ClassifierHead, GlobalPool, create_fc
+from .complex import ComplexAvgPool2d, ComplexConv2d, ComplexLinear, ComplexReLU, ComplexToReal, ModReLU
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .convert import NormConversionReport, convert_norm
 from .create_act import ACTIVATIONS, create_act, get_act_layer
@@ -70,6 +71,7 @@ from .positional import ALiBi, LearnedPositionalEmbedding, SinusoidalPositionalE
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .regularization import Dropout, DropPath, drop_path, drop_path_rates
 from .rotary import RotaryEmbedding, apply_rotary_pos_emb, rotate_half
+from .shearlets import ShearletTransform
 from .spatial_transformer import SpatialTransformer
 from .squeeze_excite import CBAM, SqueezeExcite
 from .token_embedding import Embedding
@@ -82,6 +84,13 @@ from .transformer import (
 )
 
 __all__ = [
+    "ComplexAvgPool2d",
+    "ComplexConv2d",
+    "ComplexLinear",
+    "ComplexReLU",
+    "ComplexToReal",
+    "ModReLU",
+    "ShearletTransform",
     "BandLogitNorm",
     "DifferentialFFN",
     "GatedMLP",
