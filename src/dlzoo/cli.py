@@ -5,6 +5,7 @@
     dlzoo models [PATTERN] / dlzoo info MODEL
     dlzoo bench SUITE [...]           (dlzoo.bench.cli.SUITES: norms, models, optim, rmsnorm, rnn, lm, ...)
     dlzoo analyze RUN_DIR
+    dlzoo compare RUN_DIR... --out DIR
     dlzoo catalog [--check]
     dlzoo config show [CONFIG.yaml] [key.sub=value ...]
     dlzoo --version | dlzoo help [COMMAND]
@@ -31,6 +32,7 @@ SUBCOMMANDS = {
     "info": ("dlzoo.models.cli", "paper, year, parameter count and MACs of one model"),
     "bench": ("dlzoo.bench.cli", "benchmarks (norms, models, optim, rmsnorm, rnn, lm, graph, ...)"),
     "analyze": ("dlzoo.analysis.cli", "analysis report for a trained run directory"),
+    "compare": ("dlzoo.analysis.compare", "side-by-side report of several runs (paired tests, calibration)"),
     "catalog": ("dlzoo.catalog", "regenerate (or --check) the README catalog and docs/catalog.md"),
     "config": ("dlzoo.config_cli", "print the resolved training config (defaults or CONFIG.yaml) as YAML"),
 }

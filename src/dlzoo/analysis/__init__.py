@@ -1,8 +1,12 @@
-"""dlzoo.analysis: S-curves, weight spectra, calibration, activation statistics of trained models."""
+"""dlzoo.analysis: S-curves, weight spectra, calibration, activation statistics, significance tests and
+feature embeddings of trained models (``dlzoo analyze``, ``dlzoo compare``)."""
 
+from .embedding import pca, tsne
 from .powerlaw_fit import PowerLawFit, fit_power_law
 from .scurve import NormIO, collect_norm_io, find_norm_layers, norm_layer_types, remove_affine, tail_stats
+from .significance import exact_mcnemar, paired_bootstrap, wilson_interval
 from .weight_spectra import LayerSpectrum, weight_spectra
 
 __all__ = ["NormIO", "collect_norm_io", "find_norm_layers", "norm_layer_types", "remove_affine", "tail_stats",
-           "LayerSpectrum", "weight_spectra", "PowerLawFit", "fit_power_law"]
+           "LayerSpectrum", "weight_spectra", "PowerLawFit", "fit_power_law",
+           "pca", "tsne", "exact_mcnemar", "paired_bootstrap", "wilson_interval"]
