@@ -17,7 +17,8 @@ USAGE = """usage: dlzoo train CONFIG.yaml [key.sub=value ...] [--run-dir DIR] [-
        dlzoo train --resume RUN_DIR [key.sub=value ...] [--quiet] [--dry-run]
 
 Trains one model from a YAML config; dotted overrides are parsed as YAML scalars
-(e.g. optim.lr=3e-3 model.kwargs.norm_layer=dyt train.epochs=5). Writes runs/<name>/<timestamp>/
+(e.g. optim.lr=3e-3 model.kwargs.norm_layer=dyt train.epochs=5). Writes
+runs/<name>-<overrides>/<timestamp>/ (e.g. runs/vit-digits-dyt-lr3e-3/...; --run-dir DIR to choose)
 and prints that directory last. --resume continues a killed run from its last checkpoint; with
 train.epochs=N beyond a finished run's schedule it trains on under the schedule rebuilt for N epochs.
 --dry-run builds and checks everything a run would (config, data, model), prints the start-up header
@@ -49,6 +50,13 @@ def flag_hint(flag: str, argv: list[str]) -> str:
     return "; config keys are overrides: did you mean " + " or ".join(f"{k}={value}" for k in keys) + "?"
 
 
+def default_run_dir(cfg, overrides: list[str]):
+    """``<output_dir>/<name>-<overrides>/<timestamp>`` (:func:`dlzoo.train.rundir.run_name`), not created."""
+    from .rundir import new_run_dir, run_name
+
+    return new_run_dir(cfg.output_dir, run_name(cfg.name, overrides))
+
+
 def _dry_run(config_path: str | None, resume_dir: str | None, run_dir: str | None,
              overrides: list[str]) -> int:
     """Build and check the run as ``train``/``resume`` would, print its header, write nothing."""
@@ -69,6 +77,7 @@ def _dry_run(config_path: str | None, resume_dir: str | None, run_dir: str | Non
         run_dir = resume_dir
     else:
         cfg = load_config(config_path, overrides)
+        run_dir = run_dir if run_dir is not None else default_run_dir(cfg, overrides)
     trainer = Trainer(cfg, run_dir=run_dir, progress=False, resume=resume_dir is not None, dry_run=True)
     if resume_dir is None and holds_run(trainer.run_dir):
         raise UsageError(f"{trainer.run_dir} already holds a run; resume it (dlzoo train --resume "
@@ -127,7 +136,9 @@ def main(argv: list[str]) -> int:
         if resume_dir is not None:
             result = resume(resume_dir, progress=not quiet, overrides=overrides)
         else:
-            result = train(load_config(config_path, overrides), run_dir=run_dir, progress=not quiet)
+            cfg = load_config(config_path, overrides)
+            run_dir = run_dir if run_dir is not None else default_run_dir(cfg, overrides)
+            result = train(cfg, run_dir=run_dir, progress=not quiet)
     except TrainingDiverged as err:
         print(f"dlzoo train: {err}", file=sys.stderr)
         return 1

@@ -7,7 +7,9 @@ misalign rows); TensorBoard gets every numeric field as a scalar at the record's
 events past the checkpoint step, so a killed run leaves no duplicate epochs.
 
 :class:`Progress` shows a tqdm bar (throughput, ETA) when stdout is a terminal and plain periodic lines
-otherwise (CI logs, pipes); ``enabled=False`` prints nothing.
+otherwise (CI logs, pipes); ``enabled=False`` prints nothing. Next to the epoch's ETA it shows the whole
+run's elapsed time and ETA (after :meth:`Progress.start_run`): remaining optimizer steps times the mean
+time per step so far, evaluation included.
 """
 
 from __future__ import annotations
@@ -101,6 +103,29 @@ class Progress:
         self.stream = stream or sys.stdout
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._bar = None
+        self._run: list[float] | None = None  # [start time, steps at start, steps now, total steps]
+
+    def start_run(self, total_steps: int, done_steps: int = 0) -> None:
+        """Start the run clock: ``total_steps`` optimizer steps, ``done_steps`` of them already done."""
+        self._run = [time.perf_counter(), float(done_steps), float(done_steps), float(total_steps)]
+
+    def run_times(self) -> tuple[float, float | None] | None:
+        """(elapsed seconds, ETA seconds or None before the first step) of the run, None before
+        :meth:`start_run`."""
+        if self._run is None:
+            return None
+        t0, first, now, total = self._run
+        elapsed = time.perf_counter() - t0
+        done = now - first
+        return elapsed, (elapsed / done * max(total - now, 0.0) if done > 0 else None)
+
+    def _run_text(self, compact: bool = False) -> str:
+        """``run elapsed 0:01:02 eta 0:05:00`` (``compact``: tqdm's ``0:01:02<0:05:00``)."""
+        times = self.run_times()
+        if times is None:
+            return ""
+        elapsed, eta = format_duration(times[0]), "?" if times[1] is None else format_duration(times[1])
+        return f"{elapsed}<{eta}" if compact else f"run elapsed {elapsed} eta {eta}"
 
     def start_epoch(self, epoch: int, epochs: int, total: int, initial: int = 0) -> None:
         self.epoch, self.epochs, self.total, self.count = epoch, epochs, total, initial
@@ -115,19 +140,23 @@ class Progress:
     def update(self, batch_size: int, loss: float, lr: float) -> None:
         self.count += 1
         self._samples += batch_size
+        if self._run is not None:
+            self._run[2] += 1
         if not self.enabled:
             return
         elapsed = max(time.perf_counter() - self._t0, 1e-9)
         rate = self._samples / elapsed
         if self._bar is not None:
-            self._bar.set_postfix({"loss": f"{loss:.4f}", "lr": f"{lr:.2e}", f"{self.unit}_s": f"{rate:.0f}"},
-                                  refresh=False)
+            postfix = {"loss": f"{loss:.4f}", "lr": f"{lr:.2e}", f"{self.unit}_s": f"{rate:.0f}"}
+            if self._run is not None:
+                postfix["run"] = self._run_text(compact=True)  # elapsed<eta of the whole run
+            self._bar.set_postfix(postfix, refresh=False)
             self._bar.update(1)
         elif self.count % self.log_every == 0 or self.count == self.total:
             eta = (self.total - self.count) * elapsed / max(self.count, 1)
             print(f"epoch {self.epoch}/{self.epochs} batch {self.count}/{self.total} loss {loss:.4f} "
-                  f"lr {lr:.2e} {rate:.0f} {self.unit}/s eta {format_duration(eta)}", file=self.stream,
-                  flush=True)
+                  f"lr {lr:.2e} {rate:.0f} {self.unit}/s eta {format_duration(eta)}"
+                  + (f"  {self._run_text()}" if self._run is not None else ""), file=self.stream, flush=True)
 
     def end_epoch(self, record: dict[str, Any]) -> None:
         if self._bar is not None:
@@ -144,6 +173,8 @@ class Progress:
         if isinstance(record.get("tokens_per_s"), float):
             parts.append(f"{record['tokens_per_s']:.0f} tok/s")
         parts.append(f"{record['epoch_time']:.1f}s")
+        if self._run is not None:
+            parts.append(self._run_text())
         print("  ".join(parts), file=self.stream, flush=True)
 
     def message(self, text: str) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 from ..errors import UsageError
 from ..hub import atomic_write_bytes
 
-__all__ = ["RunLock", "RunDirLocked", "new_run_dir", "read_lock", "lock_is_live", "read_status",
+__all__ = ["RunLock", "RunDirLocked", "new_run_dir", "run_name", "read_lock", "lock_is_live", "read_status",
            "write_status", "mark_failed", "write_results", "finished_results", "load_finished_run",
            "holds_run", "experiment_dir_name", "LOCK_NAME", "STATUS_NAME"]
 
@@ -48,6 +48,41 @@ def new_run_dir(root: str | os.PathLike, name: str) -> Path:
         i += 1
         path = base.with_name(f"{base.name}-{i}")
     return path
+
+
+# overrides that change where or how a run is shown, not what it trains: left out of its folder name
+_NAME_NEUTRAL = ("name", "output_dir", "train.log_every", "train.device", "data.root", "data.num_workers")
+_NAME_VALUE_ONLY = ("name", "norm_layer", "norm")  # keys whose value alone says what changed
+
+
+def run_name(name: str, overrides: list[str] | tuple[str, ...] = (), max_len: int = 80) -> str:
+    """The folder name of a run: ``name`` plus one part per ``key=value`` override that distinguishes it.
+
+    ``run_name("vit-digits", ["model.kwargs.norm_layer=dyt", "optim.lr=3e-3"])`` is
+    ``"vit-digits-dyt-lr3e-3"``: the value alone for names and norms, else the key's last part and the
+    value. Parts keep only ``[A-Za-z0-9._=+-]`` (others become ``_``), so the name is filesystem safe. Where
+    overrides would make it longer than ``max_len``, it is cut and ends with 8 hex digits of the full
+    override list's SHA-1, so two different variants still get different folders. Where-and-how keys
+    (``output_dir``, ``train.device``, ``checkpoint.*``, ...) do not count.
+    """
+    import hashlib
+    import re
+
+    parts = []
+    for item in overrides:
+        key, _, value = item.partition("=")
+        key = key.strip()
+        if key in _NAME_NEUTRAL or key.startswith("checkpoint."):
+            continue
+        last = key.rsplit(".", 1)[-1]
+        part = value.strip() if last in _NAME_VALUE_ONLY else f"{last}{value.strip()}"
+        part = re.sub(r"[^A-Za-z0-9._=+-]+", "_", part).strip("._") or last
+        parts.append(part)
+    full = "-".join([name, *parts])
+    if len(full) <= max_len:
+        return full
+    digest = hashlib.sha1("\0".join(overrides).encode()).hexdigest()[:8]
+    return f"{full[: max_len - 9].rstrip('-_.')}-{digest}"
 
 
 def _proc_start(pid: int) -> int | None:

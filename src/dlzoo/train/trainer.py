@@ -282,6 +282,7 @@ class Trainer:
 
     def _fit(self) -> TrainResult:
         start = time.perf_counter()
+        self.progress.start_run(self.total_steps, self.step)
         previous_det = torch.are_deterministic_algorithms_enabled()
         if self.cfg.train.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
