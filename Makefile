@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean docker
+.PHONY: demo test lint bench clean docker docs
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ test: $(STAMP) lint
 
 bench: $(STAMP)
 	$(BIN)/dlzoo bench norms
+
+# The documentation site (mkdocs.yml), offline, into site/: the generated catalog first, then a strict build
+# (a broken link, a missing page or a module mkdocstrings cannot load fails it).
+docs: $(STAMP)
+	$(BIN)/dlzoo catalog
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 # Image with the install recipe above and `make demo` as its command (no engine needed to read it):
 #   make docker                                         CPU (Dockerfile, torch from PyTorch's CPU index)
