@@ -1,4 +1,5 @@
-"""Findings text follows the numbers: a clear winner vs a gap within noise, alpha trends, S-curve shape."""
+"""Findings text follows the numbers: test-set size, seed count, a Welch t-test verdict (checked against
+scipy) that says "not significant" unless p < 0.05, alpha trends, S-curve shape."""
 
 from __future__ import annotations
 
@@ -28,28 +29,47 @@ def test_summarize_uses_sample_std():
     assert sample_std([1.0]) != sample_std([1.0])  # nan for one value
 
 
-def test_clear_winner_is_named_and_gap_exceeds_spread():
-    summary = summarize(_runs({"dyt(alpha=0.5)": [0.87, 0.88, 0.86], "layernorm": [0.95, 0.951, 0.949]}))
-    text = findings(summary, dataset="digits")[0]
-    assert text.startswith("On digits, layernorm reached the highest mean test accuracy, 95.00%")
-    assert "leads dyt(alpha=0.5) (87.00%) by 8.00 points, larger than the seed spread" in text
-    assert "the lead is clear" in text
+def _welch_p(a: list[float], b: list[float]) -> float:
+    stats = pytest.importorskip("scipy.stats")
+    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
-def test_gap_within_noise_is_called_indistinguishable():
-    summary = summarize(_runs({"rmsnorm": [0.93, 0.95, 0.91], "layernorm": [0.925, 0.945, 0.935]}))
-    text = findings(summary)[0]
+def test_clear_winner_is_significant_by_welch_t_test():
+    dyt, ln = [0.87, 0.88, 0.86], [0.95, 0.951, 0.949]
+    summary = summarize(_runs({"dyt(alpha=0.5)": dyt, "layernorm": ln}))
+    text = findings(summary, dataset="digits", num_test=270)[0]
+    assert text.startswith("On digits (test set of 270 images: one test image = 0.37 points), with 3 seeds "
+                           "per variant, layernorm reached the highest mean test accuracy, 95.00% +- 0.10")
+    assert "leads dyt(alpha=0.5) (87.00%) by 8.00 points (largest seed std 1.00 points)" in text
+    p = _welch_p(ln, dyt)
+    assert p < 0.05 and "significant at the 5% level (Welch t-test over seeds: t = " in text
+    assert f"p = {p:.3g})" in text and "not significant" not in text
+
+
+def test_gap_within_noise_is_not_significant():
+    rms, ln = [0.93, 0.95, 0.91], [0.925, 0.945, 0.935]
+    summary = summarize(_runs({"rmsnorm": rms, "layernorm": ln}))
+    text = findings(summary, num_test=200)[0]
     assert "reached the highest mean test accuracy, 93.50%" in text  # layernorm 0.935 vs rmsnorm 0.93
-    assert "by 0.50 points, which is within the seed spread (largest std 2.00 points)" in text
-    assert "indistinguishable" in text
-    assert "larger than the seed spread" not in text
+    p = _welch_p(ln, rms)
+    assert "by 0.50 points (largest seed std 2.00 points): not significant (Welch t-test over seeds" in text
+    assert f"p = {p:.3g})" in text and p >= 0.05
+    assert "indistinguishable" in text and "significant at the 5% level" not in text
+    assert "one test image = 0.50 points" in text
 
 
-def test_single_seed_says_no_spread_and_loss_order_reported():
+def test_single_seed_is_not_significant_and_loss_order_reported():
     summary = summarize(_runs({"a": [0.9], "b": [0.8]}, loss={"a": 0.5, "b": 0.4}))
     text = findings(summary)[0]
-    assert "single seed" in text
-    assert "By test loss the order differs: b has the lowest mean loss (0.4000 vs 0.5000 for a)" in text
+    assert "single seed" in text and "not significant" in text and "1 seed per variant" in text
+    assert "significant at the 5% level" not in text
+    assert "By test loss the order differs: b has the lowest mean loss (0.4000 vs 0.5000 for a" in text
+
+
+def test_zero_spread_is_not_called_significant():
+    summary = summarize(_runs({"a": [0.9, 0.9], "b": [0.8, 0.8]}))
+    text = findings(summary)[0]
+    assert "not significant (the Welch t-test is undefined: zero spread over seeds)" in text
 
 
 def test_alpha_trends_from_history():
@@ -77,15 +97,19 @@ def test_scurve_shape_sentence_follows_compression():
 
 
 def test_every_variant_gap_and_alpha_init_comparison():
-    summary = summarize(_runs({"layernorm": [0.96, 0.97, 0.95], "rmsnorm": [0.955, 0.965, 0.96],
-                               "dyt(alpha=0.5)": [0.70, 0.75, 0.80], "dyt(alpha=1.0)": [0.94, 0.955, 0.95]}))
+    accs = {"layernorm": [0.96, 0.97, 0.95], "rmsnorm": [0.955, 0.965, 0.96],
+            "dyt(alpha=0.5)": [0.70, 0.75, 0.80], "dyt(alpha=1.0)": [0.94, 0.955, 0.95]}
+    summary = summarize(_runs(accs))
     text = findings(summary, alpha_inits={"dyt(alpha=0.5)": 0.5, "dyt(alpha=1.0)": 1.0})[0]
-    # best layernorm 96.00 +- 1.00; dyt(alpha=1.0) 94.83 -> gap 1.17 > max std 1.00 -> beyond
-    assert "dyt(alpha=1.0) 94.83% (1.17 points lower, beyond the seed spread)" in text
-    # dyt(alpha=0.5) 75.00 +- 5.00 -> gap 21.00 > 5.00
-    assert "dyt(alpha=0.5) 75.00% (21.00 points lower, beyond the seed spread)" in text
-    assert ("Among the DyT variants, alpha init 1 did best (94.83%), 19.83 points above alpha init 0.5."
-            in text)
+    # best layernorm 96.00; each lower variant is tested against it with Welch's t-test over the 3 seeds
+    for label, mean, gap in [("dyt(alpha=1.0)", "94.83", "1.17"), ("dyt(alpha=0.5)", "75.00", "21.00")]:
+        p = _welch_p(accs["layernorm"], accs[label])
+        verdict = "significant at the 5% level" if p < 0.05 else "not significant"
+        assert f"{label} {mean}% ({gap} points lower, {verdict} (Welch t-test over seeds" in text
+        assert f"p = {p:.3g})" in text
+    p = _welch_p(accs["dyt(alpha=1.0)"], accs["dyt(alpha=0.5)"])
+    assert ("Among the DyT variants, alpha init 1 did best (94.83%), 19.83 points above alpha init 0.5: "
+            f"{'significant at the 5% level' if p < 0.05 else 'not significant'} (Welch") in text
 
 
 def test_flat_alpha_depth_profile_reports_no_trend():

@@ -62,7 +62,8 @@ def test_norm_comparison_end_to_end(capsys, tmp_path):
     assert set(runs["layernorm"]["scurve_stats"]) == {n for n, _ in find_norm_layers(dlzoo.create_model(
         "vit_tiny_digits"))}
     pngs = sorted(p.name for p in (run_dir / "plots").glob("*.png"))
-    assert pngs == ["alpha.png", "curves.png", "scurve_dyt_alpha1.0.png", "scurve_layernorm.png"]
+    assert pngs == ["alpha.png", "curves.png", "error_rate.png", "scurve_dyt_alpha1.0.png",
+                    "scurve_layernorm.png"]
     assert page.count('src="data:image/png;base64,') == len(pngs) and 'src="plots/' not in page
     for name in pngs:
         assert f"](plots/{name})" in md
@@ -73,6 +74,8 @@ def test_norm_comparison_worker_pool(capsys, tmp_path):
     run_dir, _, err = _run(capsys, tmp_path, "model=mlp_digits", "seeds=[0,1]", "epochs=1",
                            "norms=[layernorm]", "workers=2", "scurve_samples=8")
     assert "[run 2/2]" in err
+    # stderr is not a terminal here: plain lines (no tqdm carriage-return frames), workers announced
+    assert "\r" not in err and "[runner] starting 2 worker processes (1 torch thread(s) each) for 2 runs" in err
     results = json.loads((run_dir / "results.json").read_text())
     assert results["meta"]["workers"] == 2
     accs = [r["test_acc"] for r in results["runs"]]

@@ -3,10 +3,11 @@
 Nothing here is canned: every sentence is chosen and filled in from the summaries, so a report whose
 numbers change says something different. The rules:
 
-* ranking by mean test accuracy; the gap between the best and the runner-up is compared with the
-  seed-to-seed spread (the larger of the two sample standard deviations, ddof=1). A gap larger than
-  that spread is called "larger than the seed spread", otherwise "within the seed spread"; with one
-  seed per variant there is no spread and the text says so;
+* ranking by mean test accuracy, stating the test-set size (one test image = 100/N points) and the
+  seed count; the best variant is compared with each other one by Welch's t-test over the seeds' test
+  accuracies (:func:`dlzoo.experiments.llm_norms_stats.welch_t_test`). A gap is called "significant at
+  the 5% level" only when that test's p < 0.05, and "not significant" otherwise, also when the test is
+  impossible (one seed per variant) or undefined (zero spread);
 * DyT alpha: change from its initial value per layer (grew / shrank), and the depth trend (first half
   of the layers vs second half);
 * S-curves: per model, the layer with the strongest tail compression (see
@@ -21,7 +22,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .llm_norms_stats import TTest, welch_t_test
+
 __all__ = ["VariantSummary", "summarize", "alpha_traces", "findings", "sample_std"]
+
+LEVEL = 0.05  # significance level of every test named in the findings
 
 
 def sample_std(values: Sequence[float]) -> float:
@@ -93,42 +98,58 @@ def _pts(x: float) -> str:
     return f"{100 * x:.2f} points"
 
 
-def _ranking(summary: Mapping[str, VariantSummary], dataset: str) -> list[str]:
+def _seeds(summary: Mapping[str, VariantSummary]) -> str:
+    counts = sorted({s.n for s in summary.values()})
+    if len(counts) == 1:
+        return f"{counts[0]} seed{'s' if counts[0] != 1 else ''} per variant"
+    return "seeds per variant: " + ", ".join(f"{s.label} {s.n}" for s in summary.values())
+
+
+def _welch(a: VariantSummary, b: VariantSummary) -> tuple[TTest, str]:
+    """Welch t-test of a's seed accuracies against b's and its verdict in words (5% level)."""
+    t = welch_t_test(a.accs, b.accs)
+    if a.n < 2 or b.n < 2:
+        return t, "not significant (untested: a t-test over seeds needs at least two seeds per variant)"
+    if not t.defined:
+        return t, "not significant (the Welch t-test is undefined: zero spread over seeds)"
+    words = "significant at the 5% level" if t.significant(LEVEL) else "not significant"
+    return t, f"{words} (Welch t-test over seeds: t = {t.t:.2f}, df = {t.df:.1f}, p = {t.p:.3g})"
+
+
+def _ranking(summary: Mapping[str, VariantSummary], dataset: str, num_test: int | None = None) -> list[str]:
     ranked = sorted(summary.values(), key=lambda s: s.acc_mean, reverse=True)
     best = ranked[0]
-    std = "" if best.n < 2 else f" +- {_pts(best.acc_std).replace(' points', '')}"
-    text = [f"On {dataset}, {best.label} reached the highest mean test accuracy, {_pct(best.acc_mean)}{std} "
-            f"(n={best.n} seed{'s' if best.n != 1 else ''})."]
+    std = (f" (n={best.n} seed, no spread)" if best.n < 2
+           else f" +- {_pts(best.acc_std).replace(' points', '')} (mean +- std over n={best.n} seeds)")
+    size = (f" (test set of {num_test} images: one test image = {100 / num_test:.2f} points)" if num_test
+            else "")
+    text = [f"On {dataset}{size}, with {_seeds(summary)}, {best.label} reached the highest mean test "
+            f"accuracy, {_pct(best.acc_mean)}{std}."]
     if len(ranked) < 2:
         return text
     second = ranked[1]
     gap = best.acc_mean - second.acc_mean
-    spreads = [s.acc_std for s in (best, second) if not math.isnan(s.acc_std)]
-    head = f"It leads {second.label} ({_pct(second.acc_mean)}) by {_pts(gap)}"
-    if len(spreads) < 2:
-        text.append(f"{head}; with a single seed per variant there is no seed spread to compare the gap "
-                    "with, so this ranking may be noise.")
+    t, verdict = _welch(best, second)
+    head = (f"It leads {second.label} ({_pct(second.acc_mean)}) by {_pts(gap)}" if gap > 0
+            else f"It ties with {second.label} ({_pct(second.acc_mean)})")
+    if best.n < 2 or second.n < 2:
+        text.append(f"{head}; with a single seed per variant there is no seed spread and no test, so the "
+                    "gap is not significant and this ranking may be noise.")
     else:
-        spread = max(spreads)
-        if gap > spread:
-            text.append(f"{head}, larger than the seed spread (largest std {_pts(spread)}), "
-                        f"so the lead is {'clear' if gap > 2 * spread else 'likely real but modest'}.")
-        else:
-            text.append(f"{head}, which is within the seed spread (largest std {_pts(spread)}): "
-                        "the two are indistinguishable at this number of seeds.")
+        tail = "" if t.significant(LEVEL) else "; the two are indistinguishable at this number of seeds"
+        text.append(f"{head} (largest seed std {_pts(max(best.acc_std, second.acc_std))}): {verdict}{tail}.")
+    if num_test and gap < 1.0 / num_test:
+        text.append(f"The gap is smaller than one test image ({_pts(1.0 / num_test)}).")
     if len(ranked) > 2:
         parts = []
         for s in ranked[2:]:
-            gap = best.acc_mean - s.acc_mean
-            spread = max((v for v in (best.acc_std, s.acc_std) if not math.isnan(v)), default=math.nan)
-            verdict = ("no spread estimate" if math.isnan(spread)
-                       else "beyond the seed spread" if gap > spread else "within the spread")
-            parts.append(f"{s.label} {_pct(s.acc_mean)} ({_pts(gap)} lower, {verdict})")
-        text.append("Further down: " + "; ".join(parts) + ".")
+            _, v = _welch(best, s)
+            parts.append(f"{s.label} {_pct(s.acc_mean)} ({_pts(best.acc_mean - s.acc_mean)} lower, {v})")
+        text.append("Further down, each against the best: " + "; ".join(parts) + ".")
     by_loss = min(summary.values(), key=lambda s: s.loss_mean)
     if by_loss.label != best.label:
         text.append(f"By test loss the order differs: {by_loss.label} has the lowest mean loss "
-                    f"({by_loss.loss_mean:.4f} vs {best.loss_mean:.4f} for {best.label}).")
+                    f"({by_loss.loss_mean:.4f} vs {best.loss_mean:.4f} for {best.label}; not tested).")
     fastest = min(summary.values(), key=lambda s: s.wall_mean)
     slowest = max(summary.values(), key=lambda s: s.wall_mean)
     if slowest.wall_mean > 0:
@@ -171,8 +192,9 @@ def _alpha_inits(summary: Mapping[str, VariantSummary], inits: Mapping[str, floa
     if len(dyt) < 2:
         return []
     best, worst = dyt[0], dyt[-1]
+    _, verdict = _welch(best, worst)
     return [f"Among the DyT variants, alpha init {inits[best.label]:g} did best ({_pct(best.acc_mean)}), "
-            f"{_pts(best.acc_mean - worst.acc_mean)} above alpha init {inits[worst.label]:g}."]
+            f"{_pts(best.acc_mean - worst.acc_mean)} above alpha init {inits[worst.label]:g}: {verdict}."]
 
 
 def _scurves(stats: Mapping[str, Mapping[str, Mapping[str, float]]]) -> list[str]:
@@ -204,11 +226,13 @@ def findings(
     alphas: Mapping[str, Mapping[str, Sequence[float]]] | None = None,
     alpha_inits: Mapping[str, float] | None = None,
     scurves: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
+    num_test: int | None = None,
 ) -> list[str]:
-    """Paragraphs of findings: ranking and significance, alpha trends, S-curve shape."""
+    """Paragraphs of findings: ranking and significance, alpha trends, S-curve shape. ``num_test``: the
+    test-set size (one test image = 100 / num_test accuracy points)."""
     if not summary:
         return ["No runs finished, so there is nothing to compare."]
-    paragraphs = [" ".join(_ranking(summary, dataset) + _alpha_inits(summary, alpha_inits or {}))]
+    paragraphs = [" ".join(_ranking(summary, dataset, num_test) + _alpha_inits(summary, alpha_inits or {}))]
     alpha_text = _alphas(alphas or {}, alpha_inits or {})
     if alpha_text:
         paragraphs.append(" ".join(alpha_text))
