@@ -16,6 +16,10 @@
   2 and 3),
   global average pooling, ``Linear(64, classes)``. No shortcuts: the network whose training error grows with
   depth, which is what motivated residual learning.
+* ``deep_residual_cnn`` (the same paper, Sec. 4.2 "ResNet", Fig. 6): the same ``6n + 2`` layers, every pair of
+  3x3 convs after the stem wrapped as ``y = ReLU(BN(conv(ReLU(BN(conv x)))) + shortcut(x))`` with the
+  parameter-free shortcut of option A (identity; where the width doubles and the stride is 2: ``x[:, :, ::2,
+  ::2]`` zero-padded with the extra channels), so it has exactly the plain net's parameters.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from . import register_model
 from ._base import ClassifierMixin
 from ._cnn import check_image_input
 
-__all__ = ["SimpleCNN", "SimpleFullyCNN", "DeepPlainCNN", "plain_cnn_params"]
+__all__ = ["SimpleCNN", "SimpleFullyCNN", "DeepPlainCNN", "DeepResidualCNN", "ShortcutA", "plain_cnn_params"]
 
 
 class SimpleCNN(ClassifierMixin, nn.Module):
@@ -144,6 +148,69 @@ class DeepPlainCNN(ClassifierMixin, nn.Module):
         return x if pre_logits else self.fc(x)
 
 
+class ShortcutA(nn.Module):
+    """He et al. 2016's option A shortcut: ``x[:, :, ::s, ::s]`` with ``cout - cin`` zero channels appended
+    (identity when ``stride == 1`` and ``cin == cout``); no parameters.
+    (N, cin, H, W) -> (N, cout, H/s, W/s)."""
+
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        if cout < cin:
+            raise ValueError(f"ShortcutA: cannot shrink channels ({cin} -> {cout}) without parameters")
+        self.pad, self.stride = cout - cin, stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.stride > 1:
+            x = x[:, :, :: self.stride, :: self.stride]  # (N, cin, H/s, W/s)
+        return nn.functional.pad(x, (0, 0, 0, 0, 0, self.pad)) if self.pad else x
+
+
+class _ResidualPair(nn.Module):
+    """``act(bn2(conv2(act(bn1(conv1 x)))) + shortcut(x))`` (two of the plain net's conv-BN units)."""
+
+    def __init__(self, cin: int, cout: int, stride: int, make_norm: Any, act_layer: ActSpec) -> None:
+        super().__init__()
+        self.conv1 = Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = make_norm(cout)
+        self.act1 = create_act(act_layer)
+        self.conv2 = Conv2d(cout, cout, 3, padding=1, bias=False)
+        self.bn2 = make_norm(cout)
+        self.shortcut = ShortcutA(cin, cout, stride)
+        self.act2 = create_act(act_layer)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.bn2(self.conv2(self.act1(self.bn1(self.conv1(x)))))
+        return self.act2(out + self.shortcut(x))
+
+
+class DeepResidualCNN(DeepPlainCNN):
+    """:class:`DeepPlainCNN` with option-A identity shortcuts around each pair of stage convs
+    (ResNet-``depth`` of He et al. 2016, Sec. 4.2): same layers, same parameter count,
+    ``features`` = stem + ``3n`` pairs."""
+
+    def __init__(self, num_classes: int = 10, in_chans: int = 1, img_size: int | None = 8, depth: int = 20,
+                 widths: Sequence[int] = (16, 32, 64), norm_layer: NormSpec = "batchnorm",
+                 act_layer: ActSpec = "relu", global_pool: str = "avg") -> None:
+        super().__init__(num_classes, in_chans, img_size, depth, widths, norm_layer, act_layer, global_pool)
+        n = (self.depth - 2) // 6
+        make_norm = get_norm_layer(norm_layer, channels_first=True)
+        stem = list(self.features)[:3]  # conv3x3(16) -> BN -> ReLU, kept from the plain build
+        pairs: list[nn.Module] = []
+        cin = widths[0]
+        for s, w in enumerate(widths):
+            for i in range(n):
+                pairs.append(_ResidualPair(cin, w, 2 if (s > 0 and i == 0) else 1, make_norm, act_layer))
+                cin = w
+        self.features = nn.Sequential(*stem, *pairs)
+        for m in self.modules():  # the plain net's init (He et al. 2015) on the new convs
+            if isinstance(m, Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        check_image_input("DeepResidualCNN", x, self.in_chans)
+        return self.features(x)  # (N, 64, H/4, W/4)
+
+
 def plain_cnn_params(depth: int = 20, in_chans: int = 1, num_classes: int = 10,
                      widths: Sequence[int] = (16, 32, 64)) -> int:
     """Closed-form parameter count of :class:`DeepPlainCNN` (3x3 convs without bias, BN weight+bias)."""
@@ -182,3 +249,12 @@ def simple_fully_cnn(**kwargs: Any) -> SimpleFullyCNN:
 def deep_plain_cnn(**kwargs: Any) -> DeepPlainCNN:
     """The 20-layer plain CIFAR network of He et al. 2016 (Sec. 4.2), sized for the 8x8 digits by default."""
     return DeepPlainCNN(**kwargs)
+
+
+@register_model(family="simple_cnn", paper="Deep Residual Learning for Image Recognition", year=2016,
+                arxiv="1512.03385", **_CARD, reference_params=269_434,
+                source="closed form plain_cnn_params(20) (option A shortcuts have no parameters: the paper's "
+                       "plain/residual pair of Fig. 6 has equal counts), at in_chans=1")
+def deep_residual_cnn(**kwargs: Any) -> DeepResidualCNN:
+    """ResNet-20 of He et al. 2016 (Sec. 4.2, option A): ``deep_plain_cnn`` with identity shortcuts."""
+    return DeepResidualCNN(**kwargs)

@@ -389,6 +389,9 @@ class Trainer:
             self.scaler.update()
         else:
             self.optimizer.step()
+        if hasattr(self.task, "after_optimizer_step"):  # e.g. a GAN's generator update (tasks/generative.py)
+            for key, value in self.task.after_optimizer_step(self.model, self.optimizer).items():
+                self.sums[key] += value
         self.scheduler.step()
 
     def _diverged(self, what: str) -> None:

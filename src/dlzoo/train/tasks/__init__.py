@@ -8,8 +8,12 @@
   MSE/MAE/R^2 and per-frame error next to the persistence baseline.
 - ``lm`` (:mod:`.lm`): text corpora of :data:`dlzoo.data.text.TEXT_CORPORA`, causal language models,
   next-token cross-entropy over packed blocks, perplexity, tokens/s, a generated sample after each eval.
+- ``generative`` (:mod:`.generative`): VAE, DDPM, DCGAN (alternating discriminator/generator updates) and
+  the RBM on images in [0, 1], the model's own objective, a sample grid and sample-quality scores.
 
-The task follows from ``data.name``: a text corpus means language modelling.
+The task follows from the model, then from ``data.name``: a model whose card ``task`` is ``generative`` or
+``energy`` means generative modelling; otherwise a text corpus means language modelling, a graph / regression
+dataset its task, anything else classification.
 """
 
 from __future__ import annotations
@@ -28,9 +32,12 @@ def is_text_data(name: str) -> bool:
 
 
 def task_name(cfg: TrainConfig) -> str:
+    from .generative import is_generative_model
     from .graph import GRAPH_DATA
     from .regression import REGRESSION_DATA
 
+    if is_generative_model(cfg.model.name):
+        return "generative"
     if cfg.data.name in GRAPH_DATA:
         return "graph"
     if cfg.data.name in REGRESSION_DATA:
@@ -48,6 +55,10 @@ def create_task(cfg: TrainConfig) -> Task:
         from .graph import GraphTask
 
         return GraphTask(cfg)
+    if task_name(cfg) == "generative":
+        from .generative import GenerativeTask
+
+        return GenerativeTask(cfg)
     if task_name(cfg) == "regression":
         from .regression import RegressionTask
 
