@@ -75,7 +75,8 @@ def test_norm_comparison_worker_pool(capsys, tmp_path):
                            "norms=[layernorm]", "workers=2", "scurve_samples=8")
     assert "[run 2/2]" in err
     # stderr is not a terminal here: plain lines (no tqdm carriage-return frames), workers announced
-    assert "\r" not in err and "[runner] starting 2 worker processes (1 torch thread(s) each) for 2 runs" in err
+    assert "\r" not in err
+    assert "[runner] starting 2 worker processes (1 torch thread(s) each) for 2 runs" in err
     results = json.loads((run_dir / "results.json").read_text())
     assert results["meta"]["workers"] == 2
     accs = [r["test_acc"] for r in results["runs"]]

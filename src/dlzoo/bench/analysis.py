@@ -5,7 +5,8 @@ defaults, ours with the same defaults. Before timing, the two are checked to agr
 largest relative alpha difference and the largest absolute log-norm difference are recorded). Timings
 are medians of interleaved rounds (one weightwatcher run, then one of ours, per round; a run takes
 seconds, so there is no inner repeat); the ratio is ours / weightwatcher measured in
-the same run. Results: ``benchmarks/results/analysis.json`` and ``analysis.md``.
+the same run. Results: ``analysis.json`` and ``analysis.md`` under ``--out`` (where and ``--dry-run``:
+:mod:`dlzoo.bench.output`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``dlzoo bench graph``: dlzoo GCNConv / SAGEConv vs torch_geometric's, forward + backward on one large
 graph.
 
-    dlzoo bench graph [--quick] [--nodes N] [--edges E] [--rounds R] [--threads T] [--out benchmarks/results]
+    dlzoo bench graph [--quick] [--nodes N] [--edges E] [--rounds R] [--threads T] [--out DIR]
 
 A random graph (default 20,000 nodes, 200,000 edges, 64 -> 64 features) runs through both layers with the same
 weights, timed in interleaved rounds (:func:`dlzoo.bench.timing.time_interleaved`); one unit of work =

@@ -13,7 +13,7 @@ Before timing each pair the output of ours is checked against its reference wher
 (packed BitLinear == training path bit for bit; Hopfield with LayerNorms off == torch MHA on copied weights);
 the max error is recorded. ``ratio`` = ours / baseline time, measured in the same run.
 
-    dlzoo bench layers [--rounds N] [--threads 1,2] [--quick] [--out benchmarks/results] [--suffix S]
+    dlzoo bench layers [--rounds N] [--threads 1,2] [--quick] [--out DIR] [--suffix S]
 """
 
 from __future__ import annotations

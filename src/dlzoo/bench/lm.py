@@ -12,11 +12,11 @@ agree before anything is timed. Then, with medians of interleaved repeats
   (``model.generate(..., use_cache=True)`` against transformers' ``generate(do_sample=False)``).
 
 The ratio is ours / HF **time** (<= 1 means dlzoo is at least as fast; targets: train step <= 1.05,
-generate <= 1.0). Results go to ``benchmarks/results/lm.json`` and ``lm.md``; rows of pairs not re-run are
+generate <= 1.0). Results go to ``lm.json`` and ``lm.md``; rows of pairs not re-run are
 kept from an earlier run with the same settings. transformers is imported only here.
 
     dlzoo bench lm [--quick] [--pairs gpt2,llama] [--batch-size 4] [--seq-len 128] [--prompt-len 16]
-                   [--new-tokens 64] [--rounds N] [--threads N] [--out benchmarks/results]
+                   [--new-tokens 64] [--rounds N] [--threads N] [--out DIR]
 
 Adding a family is one entry of :data:`PAIRS`: ``name -> (transformers class, config class, config kwargs)``.
 """

@@ -5,11 +5,11 @@ built, saved, and loaded into dlzoo with :func:`dlzoo.from_pretrained`, so both 
 same math; the outputs are checked to agree before timing. Inference (eval, no_grad forward) and training
 (train-mode forward + cross-entropy + backward) are timed eagerly and under ``torch.compile``, with
 medians of interleaved repeats (:func:`dlzoo.bench.timing.time_interleaved`), and reported as samples/s and
-the ratio ours / reference measured in the same run. Results go to ``benchmarks/results/models.json`` and
+the ratio ours / reference measured in the same run. Results go to ``models.json`` and
 ``models.md``. transformers is imported only here, inside the benchmark.
 
     dlzoo bench models [--quick] [--no-compile] [--models resnet50,convnext_tiny] [--batch-size 8]
-                       [--img-size 224] [--channels-last] [--threads N] [--out benchmarks/results]
+                       [--img-size 224] [--channels-last] [--threads N] [--out DIR]
 """
 
 from __future__ import annotations

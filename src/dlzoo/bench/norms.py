@@ -26,7 +26,7 @@ expensive in a VM) depends on the exact allocation history, so it can flip betwe
 candidates alike; the same as ``MALLOC_TRIM_THRESHOLD_`` / ``MALLOC_MMAP_THRESHOLD_``) and is recorded.
 
     dlzoo bench norms [--quick] [--shapes 64x197x384,8x1024x768] [--rounds N] [--threads 1,2]
-                      [--no-compile] [--no-malloc-trim] [--out benchmarks/results]
+                      [--no-compile] [--no-malloc-trim] [--out DIR]
 """
 
 from __future__ import annotations
@@ -268,12 +268,23 @@ def _plot(rows: list[dict[str, Any]], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator
 
     modes = ["forward", "forward+backward"]
     groups = list(dict.fromkeys((tuple(r["shape"]), r["dtype"], r["device"], r.get("threads"))
                                 for r in rows))  # run order
     names = list(dict.fromkeys(r["candidate"] for r in rows))
-    fig, axes = plt.subplots(1, 2, figsize=(14, 4.5), squeeze=False)
+    # tick labels name only what differs between groups (shape always); the rest goes in the titles
+    varies = [len({g[k] for g in groups}) > 1 for k in range(4)]
+    common = [f"{g}" if k != 3 else f"{g} threads" for k, g in enumerate(groups[0]) if k and not varies[k]]
+
+    def tick(g: tuple) -> str:
+        extra = [str(g[1]) if varies[1] else "", str(g[2]) if varies[2] else "",
+                 f"{g[3]} thr" if varies[3] else ""]
+        return "x".join(map(str, g[0])) + "".join(f"\n{e}" for e in extra if e)
+
+    fig, axes = plt.subplots(2, 1, figsize=(max(10, 1.4 * len(groups)), 10), squeeze=False)
+    axes = axes.T  # one row of the two modes, drawn one above the other
     width = 0.8 / max(1, len(names))
     for ax, mode in zip(axes[0], modes):
         for i, name in enumerate(names):
@@ -285,13 +296,20 @@ def _plot(rows: list[dict[str, Any]], path: Path) -> None:
             ax.bar([k + i * width for k in range(len(groups))], vals, width, label=name)
         ax.axhline(1.0, color="k", lw=0.8)
         ax.set_xticks([k + 0.4 - width / 2 for k in range(len(groups))])
-        ax.set_xticklabels(["x".join(map(str, g[0])) + f"\n{g[1]} {g[2]} t{g[3]}" for g in groups],
-                           fontsize=7)
+        ax.set_xticklabels([tick(g) for g in groups], fontsize=9, rotation=30, ha="right",
+                           rotation_mode="anchor")
         ax.set_yscale("log")
-        ax.set_ylabel("time / torch LayerNorm (log)")
-        ax.set_title(mode)
-    axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+        ax.tick_params(axis="y", labelsize=9)
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_xlabel("input shape (B x N x C)", fontsize=10)
+        ax.set_ylabel("time / torch LayerNorm (log scale)", fontsize=10)
+        ax.set_title(f"{mode}" + (f" ({', '.join(common)})" if common else ""), fontsize=11)
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="lower center", ncol=min(len(names), 5),
+               fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.06 + 0.02 * (len(names) > 5), 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

@@ -1,7 +1,7 @@
 """``dlzoo bench optim``: one optimizer step, dlzoo vs ``torch.optim`` (foreach=True and foreach=False).
 
     dlzoo bench optim [--quick] [--models vit_s,many_small] [--optimizers adamw,sgd,...] [--rounds N]
-                      [--threads N] [--out benchmarks/results]
+                      [--threads N] [--out DIR]
 
 Two parameter sets: the tensors of a ViT-S/16 (Dosovitskiy et al. 2020, arXiv:2010.11929; 22.05M params in
 152 tensors) and a "many small tensors" model (1,000 tensors, ~0.15M params) where per-tensor overhead

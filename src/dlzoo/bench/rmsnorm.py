@@ -18,7 +18,7 @@ relative to the gradient's magnitude for the gradients). ``--threads 1,2`` runs 
 count. The Markdown ends with the target: dlzoo RMSNorm forward+backward <= torch LayerNorm at each shape.
 
     dlzoo bench rmsnorm [--shapes 8x512x1024,64x197x384] [--dtypes float32,bfloat16] [--rounds N]
-                        [--threads 1,2] [--no-malloc-trim] [--out benchmarks/results] [--suffix S]
+                        [--threads 1,2] [--no-malloc-trim] [--out DIR] [--suffix S]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """``dlzoo bench rnn``: dlzoo LSTM / GRU (default fused path) vs ``torch.nn.LSTM`` / ``GRU``, fwd + bwd.
 
-    dlzoo bench rnn [--quick] [--rounds N] [--threads N] [--out benchmarks/results]
+    dlzoo bench rnn [--quick] [--rounds N] [--threads N] [--out DIR]
 
 For each configuration the same weights run in three candidates, timed in interleaved rounds in one run
 (:func:`dlzoo.bench.timing.time_interleaved`): ``torch.nn`` (the reference), dlzoo's default path (torch's

@@ -12,7 +12,7 @@ and ``inference`` (eval, ``torch.inference_mode``). Times are medians of interle
 timing, the outputs are compared (max abs difference recorded).
 
     dlzoo bench transformer [--configs d256-l2-b8-s64,d512-l6-b4-s32] [--rounds N] [--threads 1,2]
-                            [--out benchmarks/results] [--suffix S]
+                            [--out DIR] [--suffix S]
 """
 
 from __future__ import annotations
