@@ -77,6 +77,9 @@ def plot_metric_intervals(
         err_d, ys, xerr=[err_d - lo_d, np.maximum(err_hi, floor) - err_d], fmt="o", capsize=4, color="tab:red"
     )
     axes[1].set_xscale("log")
+    plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "1235" else "")
+    axes[1].xaxis.set_major_formatter(plain)  # 1, 2, 3, 5, 10, 20, ... not 2 x 10^0
+    axes[1].xaxis.set_minor_formatter(plain)
     axes[1].set_xlabel(f"test error % (log scale, {level} Wilson interval)")
     axes[2].errorbar(loss, ys, xerr=[loss - loss_lo, loss_hi - loss], fmt="o", capsize=4, color="tab:green")
     axes[2].set_xlabel(f"test cross-entropy ({level} bootstrap interval)")

@@ -72,7 +72,6 @@ def compare_findings(result: Mapping[str, Any]) -> list[str]:
         )
         return paragraphs + _calibration_findings(runs, conf)
     pair_text = []
-    holm = f", Holm-adjusted over {len(result['pairs'])} pairs" if len(result["pairs"]) > 1 else ""
     for p in result["pairs"]:
         if best["label"] not in (p["a"], p["b"]):
             continue
@@ -81,14 +80,17 @@ def compare_findings(result: Mapping[str, Any]) -> list[str]:
         only_best, only_other = (
             (p["mcnemar_b"], p["mcnemar_c"]) if sign > 0 else (p["mcnemar_c"], p["mcnemar_b"])
         )
-        lo, hi = sorted((sign * p["acc_diff_low"], sign * p["acc_diff_high"]))
+        lo, hi = sorted((sign * p["acc_diff_low"] + 0.0, sign * p["acc_diff_high"] + 0.0))  # no -0.00
         pair_text.append(
             f"Versus {other}: {100 * sign * p['acc_diff']:+.2f} points (paired bootstrap {conf:g}% interval "
             f"{100 * lo:+.2f} to {100 * hi:+.2f}); of the {only_best + only_other} test examples on which "
             f"the two disagree, {only_best} are right only for {best['label']} and {only_other} only for "
             f"{other}: exact McNemar {_verdict(p['p_mcnemar_holm'])}"
-            f"{holm}"
             f"; paired bootstrap {_verdict(p['p_acc_bootstrap_holm'], nb)}."
+        )
+    if len(result["pairs"]) > 1:
+        pair_text.append(
+            f"The p-values are Holm-adjusted over all {len(result['pairs'])} pairs; the intervals are not."
         )
     paragraphs.append(" ".join(pair_text))
     low = min(runs, key=lambda r: r["test_loss"])
@@ -100,7 +102,7 @@ def compare_findings(result: Mapping[str, Any]) -> list[str]:
         if low["label"] in (p["a"], p["b"]):
             sign = 1.0 if p["a"] == low["label"] else -1.0
             other = p["b"] if sign > 0 else p["a"]
-            lo, hi = sorted((sign * p["loss_diff_low"], sign * p["loss_diff_high"]))
+            lo, hi = sorted((sign * p["loss_diff_low"] + 0.0, sign * p["loss_diff_high"] + 0.0))
             loss_text.append(
                 f"Minus {other}'s: {sign * p['loss_diff']:+.4f} ({conf:g}% paired bootstrap "
                 f"interval {lo:+.4f} to {hi:+.4f}), {_verdict(p['p_loss_bootstrap_holm'], nb)}."
@@ -117,8 +119,8 @@ def _calibration_findings(runs: Sequence[Mapping[str, Any]], conf: float) -> lis
         + ", ".join(f"{r['label']} {100 * r['ece']:.2f}%" for r in runs if r is not cal)
         + f"; {conf:g}% bootstrap intervals over test examples: "
         + ", ".join(f"{r['label']} {100 * r['ece_low']:.2f}-{100 * r['ece_high']:.2f}%" for r in runs)
-        + "). No significance test was run on ECE, MCE or Brier, so ECE gaps inside these intervals "
-        "are not evidence. "
+        + "; resampling biases ECE upwards, so an interval can sit above its estimate). No significance "
+        "test was run on ECE, MCE or Brier, so ECE gaps inside these intervals are not evidence. "
     )
     under = [r["label"] for r in runs if r["mean_confidence"] < r["test_acc"]]
     parts = [
