@@ -76,7 +76,7 @@ def test_metrics_match_the_trainer_and_scipy(runs, compared):
         ci = stats.binomtest(r["num_correct"], r["num_test"]).proportion_ci(method="wilson")
         assert (r["acc_low"], r["acc_high"]) == pytest.approx((ci.low, ci.high), abs=1e-12)
         assert r["loss_low"] < r["test_loss"] < r["loss_high"]
-        assert f"| {r['label']} | mlp_digits | {100 * r['test_acc']:.2f} |" in md
+        assert f"| {r['label']} | mlp_digits | 0 | {100 * r['test_acc']:.2f} |" in md
     # the paired test, recomputed from an independent forward pass of the saved models
     x, y = _test_split(runs[0])
     with torch.no_grad():

@@ -52,6 +52,7 @@ class RunEval:
     run_dir: Path
     model_name: str
     dataset: str
+    seed: int  # the run's training seed
     x: torch.Tensor  # (N, ...) test inputs
     y: torch.Tensor  # (N,) labels
     logits: torch.Tensor  # (N, K)
@@ -78,6 +79,7 @@ def evaluate_run(run_dir: str | Path, label: str, n_bins: int = 15) -> RunEval:
         run_dir,
         cfg.model.name,
         cfg.data.name,
+        cfg.seed,
         x,
         y,
         logits,
@@ -185,6 +187,7 @@ def _run_summary(e: RunEval, n_boot: int, seed: int, confidence: float) -> dict[
         "label": e.label,
         "run_dir": str(e.run_dir),
         "model": e.model_name,
+        "seed": e.seed,
         "dataset": e.dataset,
         "num_test": n,
         "num_correct": k,

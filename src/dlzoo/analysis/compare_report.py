@@ -143,6 +143,7 @@ def _table(rep: Report, runs: Sequence[Mapping[str, Any]], conf: float) -> None:
         [
             "run",
             "model",
+            "seed",
             "test acc %",
             f"{conf:g}% Wilson interval",
             "test loss",
@@ -156,6 +157,7 @@ def _table(rep: Report, runs: Sequence[Mapping[str, Any]], conf: float) -> None:
             [
                 r["label"],
                 r["model"],
+                r["seed"],
                 f"{100 * r['test_acc']:.2f}",
                 f"{100 * r['acc_low']:.2f} - {100 * r['acc_high']:.2f}",
                 f"{r['test_loss']:.4f}",
@@ -167,7 +169,7 @@ def _table(rep: Report, runs: Sequence[Mapping[str, Any]], conf: float) -> None:
             ]
             for r in runs
         ],
-        align=["l", "l"] + ["r"] * 8,
+        align=["l", "l"] + ["r"] * 9,
     )
 
 
