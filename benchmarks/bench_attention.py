@@ -6,23 +6,22 @@ against torch, timed in the same run.
 Each row is forward+backward, median of interleaved rounds (``dlzoo.bench.timing.time_interleaved``);
 ``ratio`` = ours / reference measured in the same run with the same weights. "reference_mode" rows run the
 explicit softmax(QK^T/sqrt(d))V / x @ W.T math instead of torch's fused kernels. Writes
-``benchmarks/results/attention_<device>.json`` and ``.md``.
+``attention_<device>.json`` and ``.md`` under ``--out``
+(default ``runs/bench/<timestamp>/``; ``--update-results``: ``benchmarks/results/``).
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 import dlzoo
+from dlzoo.bench.output import add_output_args, dry_run, resolve_out
 from dlzoo.bench.report import environment, write_results
 from dlzoo.bench.timing import time_interleaved
 from dlzoo.nn import Attention, Linear, Mlp, MultiheadAttention, scaled_dot_product_attention
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _fwd_bwd(fn, inputs, reference=False):
@@ -97,7 +96,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--rounds", type=int, default=10)
+    add_output_args(parser, "attention_<device>.json / .md")
     args = parser.parse_args()
+    if dry_run("attention", args, prog="python benchmarks/bench_attention.py"):
+        return
+    out = resolve_out(args)
     rows = []
     for name, (ours, ref) in cases(args.device).items():
         times = time_interleaved({"ours": ours, "ref": ref}, rounds=args.rounds, inner=2, warmup=2,
@@ -109,7 +112,7 @@ def main() -> None:
     meta = environment(args.device, rounds=args.rounds)
     where = meta["gpu"] or f"{meta['threads']} threads"
     write_results(
-        RESULTS / f"attention_{args.device}",
+        out / f"attention_{args.device}",
         f"transformer layers vs torch ({args.device}, {where}, torch {torch.__version__})",
         [("case (forward + backward)", "case", "{}"), ("ours (ms)", "ours_ms", "{:.3f}"),
          ("reference (ms)", "ref_ms", "{:.3f}"), ("ours / reference", "ratio", "{:.2f}")],

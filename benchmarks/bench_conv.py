@@ -5,22 +5,21 @@
 Each row is forward+backward, median of interleaved rounds (``dlzoo.bench.timing.time_interleaved``);
 ``ratio`` = ours / torch reference measured in the same run (same weights). "reference_mode" rows run
 the explicit unfold/einsum math instead of torch's fused kernels. Writes
-``benchmarks/results/conv_<device>.json`` and ``.md``.
+``conv_<device>.json`` and ``.md`` under ``--out``
+(default ``runs/bench/<timestamp>/``; ``--update-results``: ``benchmarks/results/``).
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
 
 import dlzoo
+from dlzoo.bench.output import add_output_args, dry_run, resolve_out
 from dlzoo.bench.report import environment, write_results
 from dlzoo.bench.timing import time_interleaved
 from dlzoo.nn import AvgPool2d, Conv2d, ConvTranspose2d, MaxPool2d
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _fwd_bwd(module, x, reference=False):
@@ -71,7 +70,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--rounds", type=int, default=10)
+    add_output_args(parser, "conv_<device>.json / .md")
     args = parser.parse_args()
+    if dry_run("conv", args, prog="python benchmarks/bench_conv.py"):
+        return
+    out = resolve_out(args)
     rows = []
     for name, (ours, ref) in cases(args.device).items():
         times = time_interleaved(
@@ -88,7 +91,7 @@ def main() -> None:
         print(f"{name:<50} {rows[-1]['ours_ms']:9.3f} {rows[-1]['torch_ms']:9.3f} {rows[-1]['ratio']:6.2f}")
     meta = environment(args.device, rounds=args.rounds)
     write_results(
-        RESULTS / f"conv_{args.device}",
+        out / f"conv_{args.device}",
         f"conv / pooling vs torch ({args.device}, torch {torch.__version__}, {meta['threads']} threads)",
         [("case (forward + backward)", "case", "{}"), ("ours (ms)", "ours_ms", "{:.3f}"),
          ("torch (ms)", "torch_ms", "{:.3f}"), ("ours / torch", "ratio", "{:.2f}")],

@@ -7,23 +7,22 @@ separately, of the same split upsampled to 32x32; every batch is touched (summed
 skipped. The DataLoader indexes one sample at a time and collates; ``BatchLoader`` gathers each batch
 with one ``x[idx]``. Medians of interleaved rounds (``dlzoo.bench.timing.time_interleaved``);
 ``ratio`` = reference / ours (> 1: ours faster).
-Writes ``benchmarks/results/data_loader_cpu.json`` and ``.md``.
+Writes ``data_loader_cpu.json`` and ``.md`` under ``--out``
+(default ``runs/bench/<timestamp>/``; ``--update-results``: ``benchmarks/results/``).
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
 from torch.utils.data import TensorDataset as TorchTensorDataset
 
+from dlzoo.bench.output import add_output_args, dry_run, resolve_out
 from dlzoo.bench.report import environment, write_results
 from dlzoo.bench.timing import time_interleaved
 from dlzoo.data import BatchLoader, create_dataset
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _consume(batches) -> float:
@@ -36,7 +35,11 @@ def _consume(batches) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=10)
+    add_output_args(parser, "data_loader_cpu.json / .md")
     args = parser.parse_args()
+    if dry_run("data_loader", args, prog="python benchmarks/bench_data_loader.py"):
+        return
+    out = resolve_out(args)
     rows = []
     for img_size in (None, 32):
         splits = create_dataset("digits", img_size=img_size)
@@ -56,7 +59,7 @@ def main() -> None:
                      "ratio_ref_over_ours": ref_t / ours_t})
     meta = environment(rounds=args.rounds, note="shared 2-core machine: timings are noisy")
     print(write_results(
-        RESULTS / "data_loader_cpu", "whole-batch BatchLoader vs DataLoader(TensorDataset), CPU",
+        out / "data_loader_cpu", "whole-batch BatchLoader vs DataLoader(TensorDataset), CPU",
         [("input", "input", "{}"), ("torch DataLoader (ms/epoch)", "torch_dataloader_ms", "{:.2f}"),
          ("dlzoo BatchLoader (ms/epoch)", "dlzoo_batchloader_ms", "{:.2f}"),
          ("ratio (torch / ours)", "ratio_ref_over_ours", "{:.1f}x")],

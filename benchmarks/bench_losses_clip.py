@@ -4,24 +4,23 @@
 
 Each row is forward+backward (losses) or one clipping call, median of interleaved rounds
 (``dlzoo.bench.timing.time_interleaved``); ``ratio`` = ours / torch reference measured in the same run.
-Writes ``benchmarks/results/losses_clip_<device>.json`` and ``.md``.
+Writes ``losses_clip_<device>.json`` and ``.md`` under ``--out``
+(default ``runs/bench/<timestamp>/``; ``--update-results``: ``benchmarks/results/``).
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from dlzoo.bench.output import add_output_args, dry_run, resolve_out
 from dlzoo.bench.report import environment, write_results
 from dlzoo.bench.timing import time_interleaved
 from dlzoo.losses import binary_cross_entropy_with_logits, cross_entropy, focal_loss
 from dlzoo.nn.mode import reference_mode
 from dlzoo.optim.clip import clip_grad_norm_, clip_grad_value_
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _fwd_bwd(fn, x, *args, **kw):
@@ -99,13 +98,17 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--rounds", type=int, default=15)
+    add_output_args(ap, "losses_clip_<device>.json / .md")
     args = ap.parse_args(argv)
+    if dry_run("losses_clip", args, prog="python benchmarks/bench_losses_clip.py"):
+        return 0
+    out = resolve_out(args)
     rows = bench_losses(args.device, args.rounds) + bench_clip(args.device, args.rounds)
     env = environment(args.device, rounds=args.rounds,
                       note="medians of interleaved rounds; shared machine, timings are noisy")
     gpu = f", {env['gpu']}" if env["gpu"] else ""
     print(write_results(
-        RESULTS / f"losses_clip_{args.device}",
+        out / f"losses_clip_{args.device}",
         f"losses + clipping vs torch ({args.device}, torch {torch.__version__}, "
         f"{env['threads']} threads{gpu})",
         [("case", "case", "{}"), ("ours (ms)", "ours_ms", "{:.3f}"), ("torch (ms)", "torch_ms", "{:.3f}"),

@@ -1,7 +1,8 @@
 """Thin wrapper: ``python benchmarks/bench_norms.py [options]`` == ``dlzoo bench norms [options]``.
 
 See :mod:`dlzoo.bench.norms` for the candidates, the measurement and the outputs
-(``benchmarks/results/norms.json``, ``norms.md``, ``norms.png``).
+(``norms.json``, ``norms.md``, ``norms.png`` under ``--out``; default ``runs/bench/<timestamp>/``,
+``--update-results``: ``benchmarks/results/``).
 """
 
 from __future__ import annotations

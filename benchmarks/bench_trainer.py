@@ -8,7 +8,8 @@ iterator. "bare loop" does only forward, backward, clip, step, schedule; "dlzoo 
 ``Trainer._train_epoch`` (per-step loss/accuracy bookkeeping, NaN guard, progress off, no checkpoints,
 plus the end-of-epoch validation pass and metric record). Medians of interleaved rounds
 (``dlzoo.bench.timing.time_interleaved``); ``ratio`` = Trainer / bare (1.0 = no overhead).
-Writes ``benchmarks/results/trainer_cpu.json`` and ``.md``.
+Writes ``trainer_cpu.json`` and ``.md`` under ``--out``
+(default ``runs/bench/<timestamp>/``; ``--update-results``: ``benchmarks/results/``).
 """
 
 from __future__ import annotations
@@ -17,20 +18,23 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from dlzoo.bench.output import add_output_args, dry_run, resolve_out
 from dlzoo.bench.report import environment, write_results
 from dlzoo.bench.timing import time_interleaved
 from dlzoo.optim.clip import clip_grad_norm_
 from dlzoo.train import load_config
 from dlzoo.train.trainer import Trainer
 
-RESULTS = Path(__file__).resolve().parent / "results"
-
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--models", default="mlp_digits,vit_tiny_digits")
+    add_output_args(parser, "trainer_cpu.json / .md")
     args = parser.parse_args()
+    if dry_run("trainer", args, prog="python benchmarks/bench_trainer.py"):
+        return
+    out = resolve_out(args)
     rows = []
     tmp = Path(tempfile.mkdtemp(prefix="bench_trainer_"))
     for name in args.models.split(","):
@@ -61,7 +65,7 @@ def main() -> None:
     meta = environment(rounds=args.rounds, note="shared 2-core machine: timings are noisy; the Trainer "
                        "column includes one validation pass (269 images) per epoch")
     print(write_results(
-        RESULTS / "trainer_cpu", "dlzoo Trainer vs a bare training loop, CPU",
+        out / "trainer_cpu", "dlzoo Trainer vs a bare training loop, CPU",
         [("model", "model", "{}"), ("bare loop (ms/epoch)", "bare_ms_per_epoch", "{:.1f}"),
          ("dlzoo Trainer (ms/epoch)", "trainer_ms_per_epoch", "{:.1f}"),
          ("ratio (Trainer / bare)", "ratio_trainer_over_bare", "{:.2f}")],

@@ -56,15 +56,16 @@ def resolve_out(args: argparse.Namespace) -> Path:
     return Path(args.out)
 
 
-def dry_run(suite: str, args: argparse.Namespace, plan: str = "") -> bool:
-    """With ``--dry-run``: print the suite, its resolved options, ``plan`` and the output directory, and
-    return True (the caller returns 0 without running); otherwise return False."""
+def dry_run(suite: str, args: argparse.Namespace, plan: str = "", prog: str | None = None) -> bool:
+    """With ``--dry-run``: print the suite (``prog``, default ``dlzoo bench SUITE``), its resolved options,
+    ``plan`` and the output directory, and return True (the caller returns 0 without running); otherwise
+    return False."""
     if not getattr(args, "dry_run", False):
         return False
     out = resolve_out(args)
     skip = {"dry_run", "update_results", "out"}
     options = ", ".join(f"{k}={v!r}" for k, v in vars(args).items() if k not in skip)
-    print(f"dlzoo bench {suite} (dry run): would write {out}")
+    print(f"{prog or 'dlzoo bench ' + suite} (dry run): would write {out}")
     print(f"  options {options}")
     if plan:
         print(f"  plan    {plan}")
