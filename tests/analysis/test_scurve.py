@@ -131,3 +131,96 @@ def test_tail_stats_saturated_map_matches_hand_computation():
     assert s["tail_slope"] == pytest.approx(expected_tail_slope, rel=1e-9)
     assert s["compression"] == pytest.approx(expected_tail_slope / 2.0, rel=1e-6)
     assert s["compression"] < 0.15
+
+
+# --- per-channel layers (BatchNorm / GroupNorm): collected and summarised channel by channel -------------
+
+
+def _torch_bn(c: int = 6) -> nn.BatchNorm2d:
+    """A torch BatchNorm2d in eval mode with per-channel running statistics of very different scales."""
+    torch.manual_seed(3)
+    bn = nn.BatchNorm2d(c)
+    with torch.no_grad():
+        bn.running_mean.copy_(torch.linspace(-2.0, 2.0, c))
+        bn.running_var.copy_(torch.logspace(-1, 1.5, c))  # slopes 1/sqrt(var+eps) from ~3 to ~0.2
+        bn.weight.copy_(torch.randn(c))
+        bn.bias.copy_(torch.randn(c))
+    return bn.eval()
+
+
+@pytest.mark.parametrize("ours", [False, True])
+def test_batchnorm_is_linear_per_channel_against_torch(ours):
+    from dlzoo.analysis.scurve import layer_stats, linear_fit
+    from dlzoo.nn import BatchNorm2d
+
+    ref = _torch_bn()
+    layer = ref
+    if ours:  # dlzoo's BatchNorm2d with torch's weights
+        layer = BatchNorm2d(6)
+        layer.load_state_dict(ref.state_dict())
+    x = torch.randn(4, 6, 5, 5) * 3 + 1
+    io = collect_norm_io(nn.Sequential(layer), x, max_points=None, pre_affine=True)["0"]
+    assert io.grouping == "channel" and io.affine_removed and io.layer_type == "BatchNorm2d"
+    rm, rs = ref.running_mean, torch.sqrt(ref.running_var + ref.eps)
+    c = io.channel
+    # every point follows its own channel's eval map, so the channel bookkeeping is right
+    torch.testing.assert_close(io.y, (io.x - rm[c]) / rs[c], atol=1e-5, rtol=1e-5)
+    for ch in range(6):
+        fit = linear_fit(io.x[c == ch], io.y[c == ch])
+        assert fit["slope"] == pytest.approx(1 / rs[ch].item(), rel=1e-5)
+        assert fit["intercept"] == pytest.approx(-rm[ch].item() / rs[ch].item(), abs=1e-5)
+        assert fit["r2"] > 1 - 1e-9
+    s = layer_stats(io)
+    assert s["num_channels"] == 6 and s["linear_r2"] > 1 - 1e-9
+    assert s["squashed_fraction"] == 0.0 and s["compression"] == pytest.approx(1.0, abs=1e-4)
+    # pooling the channels (the old behaviour) reads the six lines as a squashed S: the artefact
+    assert s["pooled_squashed_fraction"] > 0.01
+    # with the affine kept, the points are torch's own outputs
+    io_raw = collect_norm_io(nn.Sequential(layer), x, max_points=None, pre_affine=False)["0"]
+    assert not ref.training  # each submodule's own mode is restored, not the wrapper's
+    with torch.no_grad():
+        expected = ref(x).transpose(0, 1).reshape(6, -1)  # (C, N*H*W), the order of the per-channel sample
+    torch.testing.assert_close(io_raw.y.reshape(6, -1), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_per_channel_subsample_is_stratified():
+    bn = _torch_bn(8)
+    x = torch.randn(16, 8, 6, 6)
+    io = collect_norm_io(nn.Sequential(bn), x, max_points=100, pre_affine=True, min_per_channel=20)["0"]
+    counts = torch.bincount(io.channel, minlength=8)
+    assert counts.tolist() == [20] * 8  # max(ceil(100 / 8), 20) per channel
+    rm, rs = bn.running_mean, torch.sqrt(bn.running_var + bn.eps)
+    torch.testing.assert_close(io.y, (io.x - rm[io.channel]) / rs[io.channel], atol=1e-5, rtol=1e-5)
+    io2 = collect_norm_io(nn.Sequential(bn), x, max_points=1000, pre_affine=True, min_per_channel=20)["0"]
+    assert torch.bincount(io2.channel).tolist() == [125] * 8
+
+
+def test_groupnorm_affine_removed_against_torch_group_norm():
+    from dlzoo.nn import GroupNorm
+
+    torch.manual_seed(4)
+    gn = GroupNorm(2, 6)
+    with torch.no_grad():
+        gn.weight.copy_(torch.randn(6))
+        gn.bias.copy_(torch.randn(6))
+    x = torch.randn(3, 6, 4, 4) * 2
+    io = collect_norm_io(nn.Sequential(gn), x, max_points=None, pre_affine=True)["0"]
+    assert io.grouping == "channel" and io.affine_removed
+    expected = torch.nn.functional.group_norm(x, 2, eps=gn.eps).transpose(0, 1).reshape(6, -1)  # (C, N*H*W)
+    torch.testing.assert_close(io.y.reshape(6, -1), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_token_layer_channel_index_and_pooled_stats():
+    from dlzoo.analysis.scurve import layer_stats
+
+    ln = LayerNorm(5)
+    x = torch.randn(2, 3, 5) * torch.tensor([0.5, 1.0, 4.0])[None, :, None]  # tokens of different scales
+    io = collect_norm_io(nn.Sequential(ln), x, max_points=None)["0"]
+    assert io.grouping == "token"
+    assert io.channel.tolist() == list(range(5)) * 6  # feature index of every element, row-major
+    s = layer_stats(io)
+    assert s["num_channels"] == 0
+    r = np.corrcoef(io.x.double().numpy(), io.y.double().numpy())[0, 1]
+    assert s["linear_r2"] == pytest.approx(r**2, rel=1e-9)  # R^2 of a line = squared correlation
+    for k, v in tail_stats(io.x, io.y).items():
+        assert s[k] == pytest.approx(v, nan_ok=True)

@@ -23,8 +23,10 @@ from .activation_plots import plot_activation_stats
 from .activations import activation_stats
 from .calibration import calibration_summary, confidences
 from .calibration_plots import plot_confidence_histogram, plot_reliability_diagram
-from .scurve import collect_norm_io, find_norm_layers, tail_stats
+from .scurve import collect_norm_io, find_norm_layers, layer_stats
+from .scurve_plots import plot_norm_maps
 from .spectra_plots import plot_alpha_by_depth, plot_esd_grid
+from .tanh_fit import layer_tanh_fit
 from .weight_spectra import weight_spectra
 
 __all__ = ["main", "analyze_run", "load_run"]
@@ -70,7 +72,6 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, samples:
                 n_bins: int = 15) -> dict[str, Any]:
     """Evaluate the run's model on its test split and write the analysis report; returns the numbers."""
     from ..report import Report
-    from ..report.plots import plot_scurves
 
     run_dir = Path(run_dir)
     cfg, model, x, y = load_run(run_dir)
@@ -124,16 +125,24 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, samples:
     _weight_spectra_section(rep, model, plots, result)
     if find_norm_layers(model):
         io = collect_norm_io(model, batch, max_points=3000, pre_affine=True)
-        stats = {n: tail_stats(v.x, v.y) for n, v in io.items() if v.x.numel() >= 20}
+        io = {n: v for n, v in io.items() if v.x.numel() >= 20}
+        stats = {n: layer_stats(v) for n, v in io.items()}  # per channel for BatchNorm/GroupNorm
+        fits = {n: layer_tanh_fit(v) for n, v in io.items()}
         result["scurve"] = stats
+        result["scurve_tanh_fit"] = fits
         rep.heading("Norm layers: input vs output")
-        rep.figure(plot_scurves({n: (v.x.numpy(), v.y.numpy()) for n, v in io.items()}, plots / "scurves.png",
-                                title="norm input vs output (before affine)"),
-                   f"Input vs output of every norm layer on {len(batch)} test images.")
-        rep.table(["layer", "type", "central slope", "compression", "squashed %"],
-                  [[n, io[n].layer_type, f"{s['central_slope']:.3f}", f"{s['compression']:.3f}",
+        rep.figure(plot_norm_maps(io, plots / "scurves.png", title="norm input vs output (before affine)",
+                                  fits=fits, stats=stats),
+                   f"Input vs output of every norm layer on {len(batch)} test images; BatchNorm/GroupNorm "
+                   "points coloured by channel and summarised per channel (median; line R^2: worst channel), "
+                   "red: tanh fit y ~ gamma tanh(alpha x) + beta of pooled layers.")
+        rep.table(["layer", "type", "points", "line R^2", "tanh alpha", "tanh R^2", "central slope",
+                   "compression", "squashed %"],
+                  [[n, io[n].layer_type, "per channel" if io[n].grouping == "channel" else "pooled",
+                    f"{s['linear_r2']:.4f}", f"{fits[n]['alpha']:.3g}", f"{fits[n]['r2']:.4f}",
+                    f"{s['central_slope']:.3f}", f"{s['compression']:.3f}",
                     f"{100 * s['squashed_fraction']:.1f}"] for n, s in stats.items()],
-                  align=["l", "l", "r", "r", "r"])
+                  align=["l", "l", "l"] + ["r"] * 6)
     acts = activation_stats(model, batch)
     result["activations"] = acts
     rep.heading("Activation statistics")

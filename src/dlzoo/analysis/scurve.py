@@ -17,11 +17,22 @@ subsampling matched points. :func:`tail_stats` quantifies the squashing:
   (about 0 for a saturated tanh);
 * ``squashed_fraction``: share of all points with ``|x| > median |x|`` whose output is under half of
   what the central line predicts, ``|y - c| < 0.5 |k x|`` (the "saturated tail").
+
+Which points may be pooled depends on the layer. A per-token norm (LayerNorm, RMSNorm) maps each token
+linearly, ``y = (x - mu_t) / sigma_t``, with statistics that differ between tokens, so pooling tokens shows
+the paper's S-shape; DyT is one element-wise function for every element. A norm with per-channel statistics
+(BatchNorm, whose eval map ``y_c = (x - mu_c) / sqrt(var_c + eps)`` is exactly linear per channel; GroupNorm
+and InstanceNorm, linear per (sample, group or channel)) gives one line per channel, and pooling channels
+with different slopes reads as spurious "squashing". Such layers are collected with a stratified per-channel
+subsample (``NormIO.grouping == "channel"``, ``NormIO.channel`` holds each point's channel) and
+:func:`layer_stats` summarises them channel by channel (median of the per-channel statistics, the worst
+per-channel linear R^2, and the pooled numbers kept as ``pooled_*`` to show the artefact).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -32,22 +43,32 @@ from torch import Tensor, nn
 __all__ = [
     "NormIO",
     "norm_layer_types",
+    "per_channel_stat_types",
     "find_norm_layers",
     "collect_norm_io",
     "remove_affine",
     "run_with_forward_hooks",
     "tail_stats",
+    "linear_fit",
+    "layer_stats",
 ]
 
 
 @dataclass
 class NormIO:
-    """Matched, flattened input/output samples of one norm layer. ``x``, ``y``: (P,) float32 CPU."""
+    """Matched, flattened input/output samples of one norm layer.
+
+    ``x``, ``y``: (P,) float32 CPU; ``channel``: (P,) int64 channel (feature) index of each point, or None
+    when the layer's channel axis is unknown; ``grouping``: ``"channel"`` for layers with per-channel
+    statistics (summarise per channel), ``"token"`` otherwise (points may be pooled).
+    """
 
     x: Tensor
     y: Tensor
     layer_type: str
     affine_removed: bool
+    channel: Tensor | None = None
+    grouping: str = "token"
 
 
 @functools.lru_cache(maxsize=1)
@@ -56,8 +77,12 @@ def norm_layer_types() -> tuple[type, ...]:
     from .. import nn as dnn
 
     types: set[type] = {
-        nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm, nn.RMSNorm,
-        nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm,
+        nn.LayerNorm,
+        nn.GroupNorm,
+        nn.LocalResponseNorm,
+        nn.RMSNorm,
+        nn.modules.batchnorm._BatchNorm,
+        nn.modules.instancenorm._InstanceNorm,
     }
     for name in dnn.__all__:
         obj = getattr(dnn, name, None)
@@ -74,6 +99,14 @@ def norm_layer_types() -> tuple[type, ...]:
     return tuple(sorted(types, key=lambda t: t.__qualname__))
 
 
+@functools.lru_cache(maxsize=1)
+def per_channel_stat_types() -> tuple[type, ...]:
+    """Norm classes whose statistics are per channel (BatchNorm, GroupNorm, InstanceNorm; torch and dlzoo)."""
+    from ..nn import batchnorm, groupnorm
+
+    return (nn.modules.batchnorm._NormBase, nn.GroupNorm, batchnorm._BatchNorm, groupnorm.GroupNorm)
+
+
 def find_norm_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """(qualified name, module) of every norm layer in ``model``, in registration (depth) order."""
     types = norm_layer_types()
@@ -82,11 +115,13 @@ def find_norm_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 def _channel_axis(module: nn.Module, y: Tensor) -> tuple[int, ...] | None:
     """Dims the affine parameters live on (as negative or positive dims), or None if unknown."""
-    from ..nn import LayerNorm2d
+    from ..nn import BatchNormChannelsLast, GroupNormChannelsLast, LayerNorm2d
 
     if hasattr(module, "channels_last"):
         return (-1,) if module.channels_last else (1,)
-    if isinstance(module, LayerNorm2d | nn.GroupNorm | nn.modules.batchnorm._NormBase):
+    if isinstance(module, BatchNormChannelsLast | GroupNormChannelsLast):
+        return (-1,)
+    if isinstance(module, (LayerNorm2d, *per_channel_stat_types())):
         return (1,)
     shape = getattr(module, "normalized_shape", None)
     if isinstance(shape, tuple | list | torch.Size):
@@ -124,16 +159,48 @@ def run_with_forward_hooks(
     hook: Callable[[str, nn.Module, tuple, Any], None],
 ) -> None:
     """Call ``model(inputs)`` once in eval mode with ``hook(name, module, args, output)`` on each of
-    ``modules``; the hooks are removed and the model's train/eval mode restored even if it raises."""
+    ``modules``; the hooks are removed and every submodule's own train/eval flag restored (a submodule
+    kept in eval inside a training model stays in eval) even if it raises."""
     handles = [m.register_forward_hook(functools.partial(hook, n)) for n, m in modules]
-    was_training = model.training
+    modes = [(m, m.training) for m in model.modules()]
     try:
         model.eval()
         model(inputs)
     finally:
         for h in handles:
             h.remove()
-        model.train(was_training)
+        for m, mode in modes:
+            m.training = mode
+
+
+def _channel_index(shape: torch.Size, dims: tuple[int, ...] | None) -> Tensor | None:
+    """(*shape) int64 tensor holding each element's channel (flattened over ``dims``), or None."""
+    if dims is None or len(shape) == 0:
+        return None
+    dims = tuple(d % len(shape) for d in dims)
+    sizes = [shape[d] for d in dims]
+    view = [1] * len(shape)
+    for d in dims:
+        view[d] = shape[d]
+    idx = torch.arange(math.prod(sizes)).reshape(view)  # row-major over dims: feature index
+    return idx.expand(shape)
+
+
+def _per_channel_sample(
+    x: Tensor, y: Tensor, dim: int, max_points: int | None, min_per_channel: int, gen: torch.Generator
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Stratified subsample: the same k random positions of every channel, k = max(ceil(max_points / C),
+    min_per_channel) (all positions when there are fewer). Returns flat (x, y, channel), each (C * k,)."""
+    xc = x.movedim(dim, 0).reshape(x.shape[dim], -1)  # (C, M)
+    yc = y.movedim(dim, 0).reshape(x.shape[dim], -1)  # (C, M)
+    c, m = xc.shape
+    if max_points is not None:
+        k = min(m, max(math.ceil(max_points / c), min_per_channel))
+        if k < m:
+            idx = torch.randperm(m, generator=gen)[:k]
+            xc, yc = xc[:, idx], yc[:, idx]
+    ch = torch.arange(c).repeat_interleave(xc.shape[1])  # (C * k,)
+    return xc.reshape(-1), yc.reshape(-1), ch
 
 
 @torch.no_grad()
@@ -144,22 +211,27 @@ def collect_norm_io(
     pre_affine: bool = True,
     seed: int = 0,
     layers: list[str] | None = None,
+    min_per_channel: int = 32,
 ) -> dict[str, NormIO]:
     """Run ``model(inputs)`` once in eval mode and return each norm layer's (input, output) samples.
 
     Args:
         model: any module containing norm layers (see :func:`norm_layer_types`).
         inputs: a batch the model accepts.
-        max_points: random matched subsample per layer (None: keep every element).
+        max_points: random matched subsample per layer (None: keep every element). Layers with per-channel
+            statistics (:func:`per_channel_stat_types`) keep the same random positions of every channel,
+            at least ``min_per_channel`` per channel, so that each channel can be summarised on its own.
         pre_affine: report the output before the per-channel affine, as in the paper's figures.
         seed: seed of the subsampling generator.
         layers: restrict to these qualified names.
+        min_per_channel: lower bound of the per-channel sample of per-channel-statistics layers.
     """
     found = [(n, m) for n, m in find_norm_layers(model) if layers is None or n in layers]
     if not found:
         raise ValueError(f"collect_norm_io: {type(model).__name__} has no norm layers")
     captured: dict[str, NormIO] = {}
     gen = torch.Generator().manual_seed(seed)
+    per_channel = per_channel_stat_types()
 
     def hook(name: str, module: nn.Module, args: tuple, output: Tensor) -> None:
         x, y = args[0].detach(), output.detach()
@@ -168,13 +240,24 @@ def collect_norm_io(
         removed = False
         if pre_affine:
             y, removed = remove_affine(module, y)
-        x, y = x.reshape(-1).float().cpu(), y.reshape(-1).float().cpu()  # (P,)
+        x, y = x.float().cpu(), y.float().cpu()
+        dims = _channel_axis(module, y)
+        by_channel = isinstance(module, per_channel) and dims is not None and len(dims) == 1
+        grouping = "channel" if by_channel else "token"
+        if grouping == "channel":
+            x, y, ch = _per_channel_sample(x, y, dims[0], max_points, min_per_channel, gen)
+        else:
+            idx = _channel_index(x.shape, dims)
+            ch = idx.reshape(-1) if idx is not None else None
+            x, y = x.reshape(-1), y.reshape(-1)  # (P,)
         keep = torch.isfinite(y)
         x, y = x[keep], y[keep]
-        if max_points is not None and x.numel() > max_points:
+        ch = ch[keep] if ch is not None else None
+        if grouping == "token" and max_points is not None and x.numel() > max_points:
             idx = torch.randperm(x.numel(), generator=gen)[:max_points]
             x, y = x[idx], y[idx]
-        captured[name] = NormIO(x, y, type(module).__name__, removed)
+            ch = ch[idx] if ch is not None else None
+        captured[name] = NormIO(x, y, type(module).__name__, removed, ch, grouping)
 
     run_with_forward_hooks(model, inputs, found, hook)
     return {n: captured[n] for n, _ in found if n in captured}
@@ -207,4 +290,66 @@ def tail_stats(x: Tensor, y: Tensor) -> dict[str, float]:
         "tail_slope": k_tail,
         "compression": k_tail / k if k != 0 else float("nan"),
         "squashed_fraction": float(squashed.double().mean()),
+    }
+
+
+def linear_fit(x: Tensor, y: Tensor) -> dict[str, float]:
+    """Least-squares line ``y = slope x + intercept`` and its coefficient of determination
+    ``r2 = 1 - SSE / SST`` (1 for an exactly linear map; 1 when y is constant and fitted exactly)."""
+    k, c = _lstsq(x, y)
+    x, y = x.double(), y.double()
+    sse = float(((y - (k * x + c)) ** 2).sum())
+    sst = float(((y - y.mean()) ** 2).sum())
+    return {"slope": k, "intercept": c, "r2": 1.0 - sse / sst if sst > 0 else (1.0 if sse == 0 else 0.0)}
+
+
+_TAIL_KEYS = ("central_slope", "intercept", "tail_slope", "compression", "squashed_fraction")
+
+
+def layer_stats(io: NormIO, min_points: int = 20) -> dict[str, float]:
+    """S-curve summary of one layer, honest about its grouping (module docstring).
+
+    ``"token"`` layers: :func:`tail_stats` of the pooled points plus ``linear_r2`` of one line through them.
+    ``"channel"`` layers: :func:`linear_fit` of every channel with at least 3 points and :func:`tail_stats`
+    of those with at least ``min_points`` (nan when none has); ``central_slope``, ``intercept``,
+    ``tail_slope`` and ``compression`` are medians over channels, ``squashed_fraction`` the mean,
+    ``linear_r2`` the worst (smallest) per-channel R^2 and ``linear_r2_median`` the median;
+    ``pooled_compression`` / ``pooled_squashed_fraction`` are what pooling the channels would (wrongly)
+    report. ``num_channels`` counts the channels summarised (0: pooled).
+    """
+    if io.grouping != "channel" or io.channel is None:
+        out = tail_stats(io.x, io.y)
+        out.update(linear_r2=linear_fit(io.x, io.y)["r2"], num_channels=0.0)
+        return out
+    per: list[dict[str, float]] = []
+    nan = float("nan")
+    for c in torch.unique(io.channel).tolist():
+        sel = io.channel == c
+        if int(sel.sum()) < 3:
+            continue
+        xs, ys = io.x[sel], io.y[sel]
+        st = tail_stats(xs, ys) if xs.numel() >= min_points else dict.fromkeys(_TAIL_KEYS, nan)
+        st["linear_r2"] = linear_fit(xs, ys)["r2"]
+        per.append(st)
+    if not per:
+        raise ValueError(f"layer_stats: no channel of this {io.layer_type} has 3 points")
+
+    def med(key: str) -> float:
+        vals = torch.tensor([p[key] for p in per], dtype=torch.float64)
+        vals = vals[~torch.isnan(vals)]
+        return float(vals.median()) if vals.numel() else float("nan")
+
+    pooled = tail_stats(io.x, io.y) if io.x.numel() >= 20 else dict.fromkeys(_TAIL_KEYS, nan)
+    squashed = [p["squashed_fraction"] for p in per if not math.isnan(p["squashed_fraction"])]
+    return {
+        "central_slope": med("central_slope"),
+        "intercept": med("intercept"),
+        "tail_slope": med("tail_slope"),
+        "compression": med("compression"),
+        "squashed_fraction": float(sum(squashed) / len(squashed)) if squashed else nan,
+        "linear_r2": float(min(p["linear_r2"] for p in per)),
+        "linear_r2_median": med("linear_r2"),
+        "pooled_compression": pooled["compression"],
+        "pooled_squashed_fraction": pooled["squashed_fraction"],
+        "num_channels": float(len(per)),
     }

@@ -87,15 +87,16 @@ def float_history(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def scurve_record(model: torch.nn.Module, x: torch.Tensor, job: dict[str, Any]) -> dict[str, Any]:
-    """``scurve`` (input/output samples of every norm layer on the batch ``x``) and ``scurve_stats`` (tail
-    statistics of the layers with at least 20 points) for a job's result."""
-    from ..analysis.scurve import collect_norm_io, tail_stats
+    """``scurve`` (input/output samples of every norm layer on the batch ``x``) and ``scurve_stats``
+    (:func:`dlzoo.analysis.scurve.layer_stats`: pooled tail statistics, per channel for BatchNorm/GroupNorm,
+    of the layers with at least 20 points) for a job's result."""
+    from ..analysis.scurve import collect_norm_io, layer_stats
 
     with torch.no_grad():
         io = collect_norm_io(model, x, max_points=job["scurve_points"], pre_affine=True, seed=job["seed"])
     return {
         "scurve": {n: (v.x.numpy(), v.y.numpy()) for n, v in io.items()},
-        "scurve_stats": {n: tail_stats(v.x, v.y) for n, v in io.items() if v.x.numel() >= 20},
+        "scurve_stats": {n: layer_stats(v) for n, v in io.items() if v.x.numel() >= 20},
     }
 
 
