@@ -205,3 +205,42 @@ def test_bad_run_dirs_exit_2_with_one_line(runs, tmp_path, capsys):
         assert err.startswith("dlzoo compare: error:") and len(err.splitlines()) == 1
     assert dlzoo_main(["compare", "--help"]) == 0
     assert "--out" in capsys.readouterr().out
+
+
+def test_runs_on_different_test_sets_get_no_paired_test(runs, tmp_path, capsys):
+    import shutil
+
+    import yaml
+
+    other = tmp_path / "other_split"
+    shutil.copytree(runs[1], other, ignore=shutil.ignore_patterns("checkpoints", "tensorboard"))
+    cfg = yaml.safe_load((other / "config.yaml").read_text())
+    cfg["data"]["split_seed"] = cfg["data"]["split_seed"] + 1  # same model, another test split
+    (other / "config.yaml").write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "cmp"
+    code = dlzoo_main(
+        [
+            "compare",
+            str(runs[0]),
+            str(other),
+            "--out",
+            str(out),
+            "--boot",
+            "50",
+            "--no-tsne",
+            "--embed-samples",
+            "40",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    res = json.loads((out / "results.json").read_text())
+    assert res["shared_test_set"] is False and res["pairs"] == []
+    md = (out / "report.md").read_text()
+    assert "no paired test was run" in md and "Paired tests on the shared test set" not in md
+    assert sorted(p.name for p in (out / "plots").glob("*.png")) == [
+        "alpha_depth.png",
+        "confidence.png",
+        "embedding.png",
+        "metrics.png",
+        "reliability.png",
+    ]
