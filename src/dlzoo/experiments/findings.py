@@ -109,7 +109,7 @@ def _welch(a: VariantSummary, b: VariantSummary) -> tuple[TTest, str]:
     """Welch t-test of a's seed accuracies against b's and its verdict in words (5% level)."""
     t = welch_t_test(a.accs, b.accs)
     if a.n < 2 or b.n < 2:
-        return t, "not significant (untested: a t-test over seeds needs at least two seeds per variant)"
+        return t, "not significant (untested: one seed)"
     if not t.defined:
         return t, "not significant (the Welch t-test is undefined: zero spread over seeds)"
     words = "significant at the 5% level" if t.significant(LEVEL) else "not significant"
