@@ -68,15 +68,15 @@ def on_config(config: Any) -> Any:
 
 
 def _benchmark_page(md: Path) -> str:
-    text = md.read_text(encoding="utf-8")
+    """The committed table, its plot (if the benchmark wrote one) under the title, and where it comes from;
+    no table of contents, so the wide tables get the width."""
+    title, _, body = md.read_text(encoding="utf-8").partition("\n")
     plot = md.with_suffix(".png")
     if plot.is_file():
-        text += f"\n\n## Plot\n\n![{md.stem}]({plot.name})\n"
+        title += f"\n\n![{md.stem} benchmark plot]({plot.name})\n"
     rel = md.relative_to(ROOT).as_posix()
-    return (
-        text
-        + f"\n\n---\n\n*Generated from `{rel}` (and its `.json`) by the benchmark; rerun it to update.*\n"
-    )
+    source = f"*Generated from `{rel}` (and its `.json`) by the benchmark; rerun it to update.*"
+    return f"---\nhide:\n  - toc\n---\n\n{title}\n{body}\n\n---\n\n{source}\n"
 
 
 def _report_page(d: Path) -> str:
