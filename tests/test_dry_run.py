@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +75,23 @@ def test_every_bench_suite_shows_the_default_and_dry_runs(suite, tmp_path, monke
     assert f"dlzoo bench {suite} (dry run): would write runs/bench/" in out
     assert list(tmp_path.iterdir()) == []
     assert main(["bench", suite, "--rounds", "zero", "--dry-run"]) == 2  # options are still checked
+
+
+def test_experiment_resume_dry_run_says_what_each_run_would_do(tmp_path, capsys):
+    import yaml
+
+    # an experiment directory by hand: its config.yaml, one finished run, one never started
+    out_dir = tmp_path / "norm-comparison" / "20260101-000000"
+    cfg = NormComparisonConfig(model="mlp_digits", seeds=[0], epochs=1, norms=["layernorm", "rmsnorm"])
+    out_dir.mkdir(parents=True)
+    (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    mlp = str(Path(__file__).resolve().parents[1] / "configs" / "mlp_digits.yaml")
+    assert main(["train", mlp, "train.epochs=1", "data.batch_size=512", "--quiet",
+                 "--run-dir", str(out_dir / "runs" / "layernorm_seed0")]) == 0
+    capsys.readouterr()
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    assert main(["experiment", "run", "--resume", str(out_dir), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"layernorm seed 0, 1 epochs -> \S+/layernorm_seed0 \(finished: read back\)", out), out
+    assert re.search(r"rmsnorm seed 0, 1 epochs -> \S+/rmsnorm_seed0 \(starts\)", out), out
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UsageError
-from ..train.rundir import RunLock, new_run_dir
+from ..train.rundir import RunLock, finished_results, holds_run, new_run_dir
 from .registry import EXPERIMENTS, _import_experiments, build_config, get_experiment
 
 __all__ = ["main", "new_run_dir"]
@@ -91,7 +91,7 @@ def _resume_target(name: str | None, resume: str, overrides: list[str]):
     return exp, build_config(exp.config, overrides, base=saved), out_dir
 
 
-def _dry_run(exp, cfg, out_dir: Path) -> int:
+def _dry_run(exp, cfg, out_dir: Path, resume: bool = False) -> int:
     """Plan ``exp`` with ``cfg`` exactly as a real run would (its own ``run`` on a temporary directory,
     stopped where training would start), print the jobs, write nothing (see :mod:`dlzoo.dryrun`)."""
     import shutil
@@ -120,8 +120,13 @@ def _dry_run(exp, cfg, out_dir: Path) -> int:
     print(f"{len(plan.jobs)} run(s), {epochs} epochs in all, {plan.workers} worker process(es) x "
           f"{plan.threads} torch thread(s):")
     for i, job in enumerate(plan.jobs):
+        run_dir = real(job.get("run_dir", "?"))
+        state = ""
+        if resume:  # what --resume does with each run (as train_or_resume and Trainer._restore decide)
+            state = (" (finished: read back)" if finished_results(run_dir) is not None else
+                     " (resumes from its last checkpoint)" if holds_run(run_dir) else " (starts)")
         print(f"  [{i + 1}/{len(plan.jobs)}] {job.get('label', '?')} seed {job.get('seed', '?')}, "
-              f"{job.get('epochs', '?')} epochs -> {real(job.get('run_dir', '?'))}")
+              f"{job.get('epochs', '?')} epochs -> {run_dir}{state}")
     print("dry run: config valid; nothing was written")
     return 0
 
@@ -137,7 +142,7 @@ def _run(rest: list[str]) -> int:
             exp = get_experiment(name)
             cfg = build_config(exp.config, overrides)
             out_dir = new_run_dir(getattr(cfg, "output_dir", "runs"), exp.name)
-        return _dry_run(exp, cfg, out_dir)
+        return _dry_run(exp, cfg, out_dir, resume=resume is not None)
     if resume is not None:
         exp, cfg, out_dir = _resume_target(name, resume, overrides)
         lock = RunLock(out_dir).acquire()  # a second process resuming the same directory is refused

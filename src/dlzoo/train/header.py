@@ -40,7 +40,7 @@ class RunSummary:
     dataset: str
     sizes: dict[str, int]  # split -> number of examples (images, token blocks, graphs, nodes, ...)
     unit: str
-    batch_size: int
+    batch_size: int | None  # None: one step sees the whole split (a full-graph node task)
     steps_per_epoch: int
     epochs: int
     total_steps: int
@@ -76,7 +76,7 @@ def run_summary(trainer: Any) -> RunSummary:
         dataset=cfg.data.name,
         sizes={k: _split_size(v) for k, v in loaders.items()},
         unit=_UNITS.get(trainer.task.unit, "examples"),
-        batch_size=cfg.data.batch_size,
+        batch_size=getattr(data.train_loader, "batch_size", None),
         steps_per_epoch=trainer.steps_per_epoch,
         epochs=cfg.train.epochs,
         total_steps=trainer.total_steps,
@@ -107,7 +107,8 @@ def format_header(s: RunSummary) -> str:
             f"dlzoo train {s.name}",
             f"  model   {s.model}: {s.params:,} parameters ({s.trainable:,} trainable)",
             f"  device  {device}",
-            f"  data    {s.dataset}: {sizes} {unit}, batch {s.batch_size}",
+            f"  data    {s.dataset}: {sizes} {unit}, "
+            + (f"batch {s.batch_size}" if s.batch_size else "the whole split per step"),
             f"  steps   {steps}",
             f"  writes  {s.run_dir}",
         ]
