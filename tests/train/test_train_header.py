@@ -119,3 +119,22 @@ def test_run_names():
     long_a = run_name("r", [f"model.kwargs.k{i}=value{i}" for i in range(20)])
     long_b = run_name("r", [f"model.kwargs.k{i}=value{i}" for i in range(21)])
     assert len(long_a) <= 80 and len(long_b) <= 80 and long_a != long_b
+
+
+def test_run_eta_is_remaining_steps_times_mean_step_time(monkeypatch):
+    import io
+
+    from dlzoo.train import metrics
+
+    clock = [100.0]
+    monkeypatch.setattr(metrics.time, "perf_counter", lambda: clock[0])
+    progress = metrics.Progress(stream=io.StringIO())
+    assert progress.run_times() is None
+    progress.start_run(total_steps=100, done_steps=20)  # resumed at step 20
+    assert progress.run_times() == (0.0, None)
+    progress.start_epoch(3, 10, 10)
+    for _ in range(10):
+        progress.update(8, 0.1, 1e-3)
+    clock[0] += 5.0  # 10 steps in 5 s: 0.5 s/step, 70 steps left
+    assert progress.run_times() == (5.0, 35.0)
+    assert progress._run_text() == "run elapsed 0:00:05 eta 0:00:35"
