@@ -101,9 +101,14 @@ class ScurvesConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
-    vit: ModelSpec = Field(default_factory=_vit)
-    resnet: ModelSpec = Field(default_factory=_resnet)
-    deep_vit: ModelSpec = Field(default_factory=_deep_vit)
+    vit: ModelSpec = Field(
+        default_factory=_vit, description="ViT with LayerNorm (label, model, kwargs, epochs, train)"
+    )
+    resnet: ModelSpec = Field(default_factory=_resnet, description="ResNet with BatchNorm (same keys)")
+    deep_vit: ModelSpec = Field(
+        default_factory=_deep_vit,
+        description="deeper ViT trained longer, the 'pretrained-like' one (same keys)",
+    )
     dataset: str = "digits"
     seed: int = 0
     samples: int = Field(64, ge=1, description="test images fed through each trained model")
