@@ -57,34 +57,35 @@ def _curve_groups(results: Sequence[dict[str, Any]]) -> dict[str, list[list[dict
     return groups
 
 
-def split_sizes(trainer_config: dict[str, Any]) -> tuple[int, int]:
-    """(validation, test) sizes of the runs' data split, rebuilt from the (validated) trainer config."""
+def split_sizes(trainer_config: dict[str, Any]) -> tuple[int, int, int]:
+    """(train, validation, test) sizes of the runs' data split, rebuilt from the validated trainer config."""
     from ..train import load_config
     from ..train.build import build_data
 
     tcfg = load_config(trainer_config)
     splits = build_data(tcfg.data, tcfg.seed).splits
-    return len(splits.val), len(splits.test)
+    return len(splits.train), len(splits.val), len(splits.test)
 
 
-def plot_error_rates(groups: dict[str, list[list[dict[str, float]]]], path: Path, num_val: int,
+def plot_error_rates(groups: dict[str, list[list[dict[str, float]]]], path: Path, sizes: tuple[int, int],
                      title: str = "") -> Path | None:
     """Train and validation error rate (1 - accuracy, %) per epoch on a log axis, mean over seeds with a
     min..max band, so that 93% vs 97% accuracy (7% vs 3% error) is as visible as 60% vs 80%. A zero error
-    is drawn at half a validation image (50 / num_val %)."""
+    is drawn at half an image of that split (50 / size %); ``sizes`` = (train, validation) images."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [(k, lbl) for k, lbl in (("train_acc", "train"), ("val_acc", "validation"))
+    panels = [(k, lbl, n) for k, lbl, n in (("train_acc", "train", sizes[0]),
+                                            ("val_acc", "validation", sizes[1]))
               if any(k in row for h in groups.values() for row in h[0])]
     if not panels:
         return None
-    floor = 50.0 / max(num_val, 1)
     fig, axes = plt.subplots(1, len(panels), figsize=(6.0 * len(panels), 3.8), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, (key, name) in zip(axes.flat, panels):
+    for ax, (key, name, size) in zip(axes.flat, panels):
+        floor = 50.0 / max(size, 1)
         for i, (label, histories) in enumerate(groups.items()):
             try:
                 epochs, mean, low, high = mean_band(histories, key)
@@ -102,8 +103,8 @@ def plot_error_rates(groups: dict[str, list[list[dict[str, float]]]], path: Path
         ax.xaxis.get_major_locator().set_params(integer=True)
     axes.flat[0].legend(fontsize=8)
     head = f"{title}: " if title else ""
-    fig.suptitle(f"{head}error rate = 100 - accuracy (line: mean over seeds; band: min..max; floor "
-                 f"{floor:.2g}% = half a validation image)", fontsize=9)
+    fig.suptitle(f"{head}error rate = 100 - accuracy (line: mean over seeds; band: min..max; a zero error "
+                 "is drawn at half an image)", fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -119,7 +120,7 @@ def write_report(cfg: Any, results: Sequence[dict[str, Any]], meta: dict[str, An
     inits = {r["label"]: r["alpha_init"] for r in results if r.get("alpha_init") is not None}
     s_stats = {r["label"]: r["scurve_stats"] for r in results if r.get("scurve_stats")}
     tcfg = meta["trainer_config"]
-    num_val, num_test = split_sizes(tcfg)
+    num_train, num_val, num_test = split_sizes(tcfg)
     paragraphs = findings(summary, dataset=cfg.dataset, alphas=alphas, alpha_inits=inits, scurves=s_stats,
                           num_test=num_test)
 
@@ -153,7 +154,7 @@ def write_report(cfg: Any, results: Sequence[dict[str, Any]], meta: dict[str, An
     if keys:
         rep.figure(plot_curves(groups, keys, plots / "curves.png", title=f"{cfg.model} on {cfg.dataset}"),
                    "Loss and accuracy per epoch: mean over seeds, band from min to max over seeds.")
-        err_path = plot_error_rates(groups, plots / "error_rate.png", num_val,
+        err_path = plot_error_rates(groups, plots / "error_rate.png", (num_train, num_val),
                                     title=f"{cfg.model} on {cfg.dataset}")
         if err_path is not None:
             rep.figure(err_path, "Error rate (100 - accuracy) per epoch on a log scale: small accuracy gaps "
