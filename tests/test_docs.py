@@ -7,6 +7,7 @@ One build into a temporary directory is shared by the assertions (about 5 s of C
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import os
 import re
 import subprocess
@@ -69,6 +70,8 @@ def test_pages_of_the_nav_are_built(site):
         "losses",
         "analysis",
         "experiments",
+        "training",
+        "core",
     ]:
         assert (site / "reference" / f"{family}.html").is_file(), family
 
@@ -101,7 +104,19 @@ def test_every_module_has_a_reference_entry(site):
     """Each module file of the documented packages is rendered on exactly one reference page."""
     pages = {p.stem: _text(p) for p in (site / "reference").glob("*.html")}
     src = ROOT / "src"
-    for package in ["nn", "optim", "losses", "analysis", "experiments", "models"]:
+    for package in [
+        "nn",
+        "optim",
+        "losses",
+        "analysis",
+        "experiments",
+        "models",
+        "train",
+        "data",
+        "interop",
+        "kernels",
+        "report",
+    ]:
         for path in (src / "dlzoo" / package).rglob("*.py"):
             rel = path.relative_to(src).with_suffix("")
             if any(part.startswith("_") for part in rel.parts):
@@ -155,3 +170,20 @@ def test_make_docs_regenerates_the_catalog_then_builds_strict():
     assert len(lines) == 2 and "dlzoo catalog" in lines[0], run.stdout
     assert "--strict" in lines[1] and "--site-dir site" in lines[1]
     assert "site/" in _text(ROOT / ".gitignore").splitlines()
+
+
+def test_docstring_indent_extension_keeps_an_example_block_and_cleans_like_cleandoc_otherwise():
+    spec = importlib.util.spec_from_file_location(
+        "griffe_docstring_indent", ROOT / "docs" / "hooks" / "griffe_docstring_indent.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    dedent = module.dedent_to_closing_quotes
+    # a module docstring whose body is only an example: cleandoc would move the block to column 0
+    raw = 'Summary.\n\n    x = f()\n    x[-1]["key"]\n'
+    assert inspect.cleandoc(raw).splitlines()[2] == "x = f()"
+    assert dedent(raw) == 'Summary.\n\n    x = f()\n    x[-1]["key"]'
+    # an ordinary method docstring (closing quotes at the body's indentation): the same as cleandoc
+    raw = "Summary.\n\n        Args:\n            x: the input.\n\n        Returns:\n            y.\n        "
+    assert dedent(raw) == inspect.cleandoc(raw)
+    assert dedent("One line.") is None and dedent("Summary.\n    text\n    end.") is None
