@@ -180,7 +180,14 @@ def run_jobs(
         disable=not (progress and tty),
         dynamic_ncols=True,
     )
-    finished, last_epochs = 0, None
+    finished, last_epochs, started = 0, None, set()
+
+    def say(line: str) -> None:  # above the bar on a terminal, a plain line otherwise
+        if tty:
+            bar.write(line, file=stream)
+        else:
+            print(line, file=stream, flush=True)
+
     if progress:
         print(f"[runner] starting {workers} worker processes ({max(1, threads)} torch thread(s) each) for "
               f"{n} runs, {total_epochs} epochs in all", file=stream, flush=True)
@@ -197,16 +204,16 @@ def run_jobs(
                     results[i] = fut.result()  # re-raises a worker's exception
                     finished += 1
                     if progress:
-                        line = f"[run {finished}/{n}] {_describe(jobs[i], results[i])}"
-                        if tty:
-                            bar.write(line, file=stream)
-                        else:
-                            print(line, file=stream, flush=True)
+                        say(f"[run {finished}/{n}] {_describe(jobs[i], results[i])}")
                 # epochs: finished runs count fully, running ones by their metrics.jsonl
                 # a future counts as running once queued to a worker; a started run has its directory
                 active = sorted(
                     i for f in pending if f.running() and Path(jobs[(i := futures[f])]["run_dir"]).exists()
                 )[:workers]
+                for i in active:
+                    if progress and i not in started:  # a worker has begun this run (its directory exists)
+                        started.add(i)
+                        say(f"[start] {jobs[i]['label']} seed {jobs[i]['seed']} ({len(started)}/{n} started)")
                 logged = {i: epochs_logged(jobs[i]["run_dir"]) for i in active}
                 epochs = sum(int(jobs[i]["epochs"]) for i in range(n) if results[i] is not None)
                 epochs += sum(min(ep, int(jobs[i]["epochs"])) for i, (ep, _) in logged.items())
