@@ -223,10 +223,14 @@ print(json.dumps(results))
 @pytest.fixture(scope="module")
 def dlzoo_results(tmp_path_factory) -> dict[int, list[dict]]:
     """Run every ``dlzoo`` command (direct or from a make recipe) in one interpreter; results by index in
-    :data:`COMMANDS` (a make target may yield several)."""
+    :data:`COMMANDS` (a make target may yield several). A command documented twice (README and a docs page)
+    runs once: the only state a command sees is the run directory made the same way for every document, and
+    the only commands that run for real (no ``--dry-run``) read it and write below it."""
     scratch = tmp_path_factory.mktemp("readme")
     cwds: dict[str, Path] = {}
-    jobs, owners = [], []
+    jobs: list[dict] = []
+    owners: list[list[int]] = []  # the COMMANDS indices each job answers for
+    seen: dict[str, int] = {}
     for index, cmd in enumerate(COMMANDS):
         if cmd.argv[0] == "dlzoo" and tuple(cmd.argv) not in ELSEWHERE:
             lines = [cmd.argv]
@@ -240,6 +244,11 @@ def dlzoo_results(tmp_path_factory) -> dict[int, list[dict]]:
             (cwds[cmd.doc] / "configs").symlink_to(ROOT / "configs")
         for argv in lines:
             args = dlzoo_argv(argv)
+            key = json.dumps(args)
+            if key in seen:
+                owners[seen[key]].append(index)
+                continue
+            seen[key] = len(jobs)
             jobs.append(
                 {
                     "cwd": str(cwds[cmd.doc]),
@@ -248,7 +257,7 @@ def dlzoo_results(tmp_path_factory) -> dict[int, list[dict]]:
                     "scratch": str(scratch),
                 }
             )
-            owners.append(index)
+            owners.append([index])
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
     run = subprocess.run(
         [sys.executable, "-c", RUNNER],
@@ -262,8 +271,9 @@ def dlzoo_results(tmp_path_factory) -> dict[int, list[dict]]:
     assert run.returncode == 0, run.stderr[-5000:]
     print(run.stderr[-3000:])
     results: dict[int, list[dict]] = {}
-    for owner, job, result in zip(owners, jobs, json.loads(run.stdout.splitlines()[-1])):
-        results.setdefault(owner, []).append({**result, "args": job["args"]})
+    for indices, job, result in zip(owners, jobs, json.loads(run.stdout.splitlines()[-1])):
+        for index in indices:
+            results.setdefault(index, []).append({**result, "args": job["args"]})
     return results
 
 
