@@ -48,6 +48,7 @@ def tiny_run(tmp_path_factory):
             "epochs=1",
             "norms=[bandrms,rmsnorm]",
             "band_widths=[0.2]",
+            "workers=1",
         ]
     )
     assert code == 0

@@ -50,7 +50,7 @@ def test_reference_decoder_matches_least_squares_posterior_mean():
     and decode the quadrant: its accuracy must match the closed-form reference."""
     from sklearn.linear_model import LinearRegression
 
-    data = common_mode_task(40000, 16, 4000, 10, common_std=4.0, noise_std=0.5, seed=1)
+    data = common_mode_task(20000, 16, 4000, 10, common_std=4.0, noise_std=0.5, seed=1)
     reg = LinearRegression(fit_intercept=False).fit(data.raw["train"].numpy(), data.latent["train"].numpy())
     s_hat = torch.from_numpy(reg.predict(data.raw["test"].numpy()))
     pred = 2 * (s_hat[:, 0] > 0).long() + (s_hat[:, 1] > 0).long()

@@ -53,7 +53,7 @@ class BandRMSConfig(BaseModel):
     )
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
     epochs: int = Field(12, ge=1)
-    workers: int = Field(1, ge=1, description="worker processes (1: run in this process)")
+    workers: int = Field(2, ge=1, description="worker processes (1: run in this process)")
     threads: int = Field(1, ge=1, description="torch threads per worker")
     output_dir: str = "runs"
     train: dict[str, Any] = Field(
