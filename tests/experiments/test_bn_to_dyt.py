@@ -167,3 +167,15 @@ def test_bad_config(tmp_path):
         run(BnToDytConfig(cifar_root=str(tmp_path / "missing")), tmp_path)
     with pytest.raises(UsageError, match="duplicate"):
         run(BnToDytConfig(dyt_alphas=[1.0, 1.0]), tmp_path)
+
+
+def test_epochs_to_accuracy_level():
+    from dlzoo.experiments.bn_to_dyt_report import epochs_to
+
+    runs = [
+        {"label": "bn", "history": [{"epoch": 1, "val_acc": 0.3}, {"epoch": 2, "val_acc": 0.6}]},
+        {"label": "bn", "history": [{"epoch": 1, "val_acc": 0.1}, {"epoch": 2, "val_acc": None}]},
+        {"label": "dyt", "history": [{"epoch": 1, "val_acc": 0.9}]},
+    ]
+    assert epochs_to(runs, "bn") == [2.0, float("inf")]
+    assert epochs_to(runs, "dyt", level=0.95) == [float("inf")]

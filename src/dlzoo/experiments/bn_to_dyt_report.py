@@ -28,7 +28,7 @@ from .findings import VariantSummary, _alphas, alpha_traces, summarize  # noqa: 
 from .llm_norms_stats import TTest, paired_t_test, welch_t_test  # noqa: E402
 from .norm_comparison_report import format_mean_std  # noqa: E402
 
-__all__ = ["write_report", "significance", "paper_check", "finetune_rows"]
+__all__ = ["write_report", "significance", "paper_check", "finetune_rows", "epochs_to"]
 
 LEVEL = 0.05
 PAPER = (
@@ -138,6 +138,30 @@ def finetune_rows(results: Sequence[Mapping[str, Any]], label: str) -> list[dict
                 }
             )
     return sorted(rows, key=lambda row: row["seed"])
+
+
+def epochs_to(results: Sequence[Mapping[str, Any]], label: str, level: float = 0.5) -> list[float]:
+    """Per seed of ``label``: the first epoch whose validation accuracy reaches ``level`` (inf: never)."""
+    out = []
+    for r in results:
+        if r["label"] == label:
+            hits = [h["epoch"] for h in r["history"] if (h.get("val_acc") or 0.0) >= level]
+            out.append(float(min(hits)) if hits else math.inf)
+    return out
+
+
+def _speed_text(results: Sequence[Mapping[str, Any]], labels: Sequence[str], level: float = 0.5) -> str:
+    parts = []
+    for label in labels:
+        eps = epochs_to(results, label, level)
+        done = [e for e in eps if math.isfinite(e)]
+        never = len(eps) - len(done)
+        s = f"{label} {statistics.fmean(done):.1f}" if done else f"{label} never"
+        parts.append(s + (f" ({never} of {len(eps)} seeds never)" if done and never else ""))
+    return (
+        f"Speed of training: the first epoch at which validation accuracy reached {100 * level:.0f}% "
+        f"(mean over seeds) was {'; '.join(parts)}."
+    )
 
 
 def _finetune_text(rows: Sequence[Mapping[str, float]], label: str, epochs: int) -> str:
@@ -271,6 +295,7 @@ def _section(
         paragraphs.append(sweep)
     ft = {label: finetune_rows(results, label) for label in conv}
     paragraphs += [p for label in conv if (p := _finetune_text(ft[label], label, cfg.finetune_epochs))]
+    paragraphs.append(_speed_text(results, ["bn", *scratch]))
     paragraphs += _alphas(alphas, inits)
 
     rep.heading(f"{ds}: findings")

@@ -82,6 +82,11 @@ class NormTimingConfig(BaseModel):
     rounds: int = Field(7, ge=1, description="interleaved rounds (median reported)")
     threads: int = Field(1, ge=1, description="torch threads (CPU)")
     devices: list[str] = Field(default_factory=lambda: ["cpu", "cuda"], description="cuda skipped if absent")
+    no_malloc_trim: bool = Field(
+        True,
+        description="glibc: keep freed heap pages for the whole process (see dlzoo bench norms "
+        "--no-malloc-trim), so fresh outputs do not page-fault and x.clone() measures bandwidth",
+    )
     output_dir: str = "runs"
 
 
@@ -172,11 +177,13 @@ def _time_group(cands: dict[str, nn.Module], x: torch.Tensor, mode: str, rounds:
         module, inp = entry if isinstance(entry, tuple) else (entry, x)
         grad = torch.randn_like(inp) if mode != "forward" else None
         fns[name] = _runner(module, inp.detach().requires_grad_(grad is not None), grad)
-    probe = fns[list(cands)[0]]
-    probe()
-    t0 = time.perf_counter()
-    probe()
-    inner = max(1, min(20, round(0.005 / max(time.perf_counter() - t0, 1e-9))))
+    slowest = 0.0
+    for name in cands:  # one untimed call, then one timed call of each: the slowest sets the inner count
+        fns[name]()
+        t0 = time.perf_counter()
+        fns[name]()
+        slowest = max(slowest, time.perf_counter() - t0)
+    inner = max(1, min(20, round(0.005 / max(slowest, 1e-9))))
     return time_interleaved(fns, rounds=rounds, inner=inner, warmup=2, device=x.device)
 
 
@@ -309,7 +316,11 @@ def time_blocks(cfg: NormTimingConfig, device: str) -> list[dict[str, Any]]:
             cands["identity/none"] = model.to(device=device, dtype=dtype)
             for mode in MODES:
                 print(f"[norm-timing] {device} {dtype_name} {stack} {list(shape)} {mode}", flush=True)
-                times = _time_group(cands, x, mode, cfg.rounds)
+                stacks = {k: v for k, v in cands.items() if not k.startswith("layer:")}
+                times = _time_group(stacks, x, mode, cfg.rounds)  # layers alone: their own inner count
+                times.update(
+                    _time_group({k: v for k, v in cands.items() if k not in stacks}, x, mode, cfg.rounds)
+                )
                 for name, sec in times.items():
                     if name == "copy" or name.startswith("layer:"):
                         continue
@@ -357,6 +368,10 @@ def run(cfg: NormTimingConfig, out_dir: Path) -> Path:
     devices = [d for d in cfg.devices if d == "cpu" or (d == "cuda" and torch.cuda.is_available())]
     if not devices:
         raise UsageError(f"devices: none of {cfg.devices} is available")
+    if cfg.no_malloc_trim:
+        from ..bench.norms import _no_malloc_trim
+
+        _no_malloc_trim()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
@@ -383,6 +398,7 @@ def run(cfg: NormTimingConfig, out_dir: Path) -> Path:
         "cuda": torch.cuda.get_device_name() if "cuda" in devices else None,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "total_wall_time": time.perf_counter() - start,
+        "no_malloc_trim": cfg.no_malloc_trim,
     }
     report = write_report(cfg, rows, meta, out_dir)
     payload = {"meta": meta, **report, "rows": rows}

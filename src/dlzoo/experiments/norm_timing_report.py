@@ -27,6 +27,7 @@ __all__ = ["write_report", "ratio_verdict", "claim_ratios", "TOL"]
 
 TOL = 0.10
 _STYLE = {"eager": "-", "torch": "--", "fused": "-.", "compile": ":"}
+_MARKER = {"eager": "o", "torch": "s", "fused": "^", "compile": "x"}
 _COLOR = {"layernorm": "C0", "rmsnorm": "C1", "dyt": "C2", "derf": "C3", "copy": "k", "identity": "0.5"}
 
 
@@ -78,41 +79,48 @@ def _claim_text(rows: Sequence[dict[str, Any]], impl: str, what: str) -> list[st
             tail = f"so the answer depends on the size: DyT is {said} of {len(values)} sizes"
         else:
             tail = f"so DyT is {verdict} {'to' if verdict == 'similar' else 'than'} RMSNorm at every size"
+        backends = sorted(
+            {
+                r["backend"]
+                for r in _pick(
+                    rows, section="layer", norm="dyt", impl=impl, device=device, dtype=dtype, mode=mode
+                )
+            }
+        )
+        kernel = f" (DyT backend: {', '.join(backends)})" if impl == "fused" else ""
         text.append(
-            f"{what}, {device} {dtype} {mode}: DyT / RMSNorm time = {sizes} (geometric mean "
+            f"{what}, {device} {dtype} {mode}{kernel}: DyT / RMSNorm time = {sizes} (geometric mean "
             f"{_geomean(values):.2f}), {tail}."
         )
     return text
 
 
 def _block_text(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Per (device, stack, dtype): DyT / RMSNorm time of the norm layers and of the whole stack."""
+    block = [r for r in rows if r["section"] == "block"]
     text = []
-    for r in _pick(rows, section="block", norm="dyt"):
-        base = _pick(
-            rows,
-            section="block",
-            norm="rmsnorm",
-            impl=r["impl"],
-            stack=r["stack"],
-            device=r["device"],
-            dtype=r["dtype"],
-            mode=r["mode"],
-        )
-        if not base:
-            continue
-        b = base[0]
-        s = (
-            f"{r['stack']} stack (input {'x'.join(map(str, r['shape']))}), {r['device']} {r['dtype']} "
-            f"{r['mode']}, {r['impl']}: the whole stack takes {r['us'] / 1e3:.2f} ms with DyT vs "
-            f"{b['us'] / 1e3:.2f} ms with RMSNorm ({r['us'] / b['us']:.2f}x; "
-            f"{r['identity_us'] / 1e3:.2f} ms with Identity norms)"
-        )
-        if r.get("norm_us") and b.get("norm_us"):
-            s += (
-                f"; its {r['norm_layers']} norm layers {r['norm_us'] / 1e3:.2f} ms vs "
-                f"{b['norm_us'] / 1e3:.2f} ms ({r['norm_us'] / b['norm_us']:.2f}x)"
+    for device, stack, dtype in dict.fromkeys((r["device"], r["stack"], r["dtype"]) for r in block):
+        layer_parts, stack_parts, layer_ratios = [], [], []
+        shape = ""
+        for r in _pick(block, device=device, stack=stack, dtype=dtype, norm="dyt"):
+            b = _pick(
+                block, device=device, stack=stack, dtype=dtype, norm="rmsnorm", impl=r["impl"], mode=r["mode"]
             )
-        text.append(s + ".")
+            if not b:
+                continue
+            shape = "x".join(map(str, r["shape"]))
+            where = f"{r['mode']} {r['impl']}"
+            stack_parts.append(f"{where} {r['us'] / b[0]['us']:.2f}x")
+            if r.get("norm_us") and b[0].get("norm_us"):
+                layer_ratios.append(r["norm_us"] / b[0]["norm_us"])
+                layer_parts.append(f"{where} {layer_ratios[-1]:.2f}x")
+        if not stack_parts:
+            continue
+        s = f"{stack} stack ({shape}), {device} {dtype}: DyT / RMSNorm time of the norm layers "
+        s += (
+            f"{', '.join(layer_parts)} ({ratio_verdict(layer_ratios)}); " if layer_parts else "not measured; "
+        )
+        text.append(s + f"of the whole stack {', '.join(stack_parts)}.")
     return text
 
 
@@ -159,8 +167,8 @@ def _layer_plot(rows: Sequence[dict[str, Any]], device: str, path: Path) -> Path
                 *zip(*pts),
                 color=_COLOR[name[0]],
                 ls=_STYLE[name[1]],
-                marker="o",
-                ms=3,
+                marker=_MARKER[name[1]],
+                ms=4,
                 label=f"{name[0]} {name[1]}",
             )
         ax.set_xscale("log")
@@ -316,6 +324,7 @@ def write_report(cfg: Any, rows: Sequence[dict[str, Any]], meta: dict[str, Any],
     rep.paragraph(
         f"Machine: {meta['cpu']}{', ' + meta['cuda'] if meta.get('cuda') else ''}, torch {meta['torch']}, "
         f"{meta['threads']} CPU thread(s), {meta['rounds']} interleaved rounds per group (median reported), "
+        f"glibc heap trimming {'off' if meta.get('no_malloc_trim') else 'on'}, "
         f"load average {meta['loadavg_at_start']} at start (the machine is shared: absolute times are noisy, "
         f"ratios within a group less so), {meta['date']}, {meta['total_wall_time']:.0f} s in total. "
         f"torch.compile {'on' if cfg.compile else 'off (compile=true turns it on)'}. Implementations: "
