@@ -10,10 +10,12 @@
   next-token cross-entropy over packed blocks, perplexity, tokens/s, a generated sample after each eval.
 - ``generative`` (:mod:`.generative`): VAE, DDPM, DCGAN (alternating discriminator/generator updates) and
   the RBM on images in [0, 1], the model's own objective, a sample grid and sample-quality scores.
+- ``tabular`` (:mod:`.tabular`): the shallow linear models on scikit-learn's embedded data sets, full-batch
+  on the model's own (scikit-learn-scaled) objective, accuracy, and scikit-learn's fit of the same objective.
 
 The task follows from the model, then from ``data.name``: a model whose card ``task`` is ``generative`` or
-``energy`` means generative modelling; otherwise a text corpus means language modelling, a graph / regression
-dataset its task, anything else classification.
+``energy`` means generative modelling, ``tabular-classification`` the tabular task; otherwise a text corpus
+means language modelling, a graph / regression dataset its task, anything else classification.
 """
 
 from __future__ import annotations
@@ -35,9 +37,12 @@ def task_name(cfg: TrainConfig) -> str:
     from .generative import is_generative_model
     from .graph import GRAPH_DATA
     from .regression import REGRESSION_DATA
+    from .tabular import is_tabular_model
 
     if is_generative_model(cfg.model.name):
         return "generative"
+    if is_tabular_model(cfg.model.name):
+        return "tabular"
     if cfg.data.name in GRAPH_DATA:
         return "graph"
     if cfg.data.name in REGRESSION_DATA:
@@ -59,6 +64,10 @@ def create_task(cfg: TrainConfig) -> Task:
         from .generative import GenerativeTask
 
         return GenerativeTask(cfg)
+    if task_name(cfg) == "tabular":
+        from .tabular import TabularTask
+
+        return TabularTask(cfg)
     if task_name(cfg) == "regression":
         from .regression import RegressionTask
 
