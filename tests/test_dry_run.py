@@ -95,3 +95,14 @@ def test_experiment_resume_dry_run_says_what_each_run_would_do(tmp_path, capsys)
     assert re.search(r"layernorm seed 0, 1 epochs -> \S+/layernorm_seed0 \(finished: read back\)", out), out
     assert re.search(r"rmsnorm seed 0, 1 epochs -> \S+/rmsnorm_seed0 \(starts\)", out), out
     assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+
+
+def test_planning_stops_a_timing_before_any_call():
+    from dlzoo.bench.timing import time_interleaved
+
+    calls = []
+    with planning(), pytest.raises(DryRunStop) as stop:
+        time_interleaved({"ours": lambda: calls.append(1), "torch": lambda: calls.append(2)}, rounds=3)
+    assert calls == [] and stop.value.plan.jobs == [] and "ours, torch" in stop.value.plan.note
+    assert time_interleaved({"ours": lambda: calls.append(1)}, rounds=2, inner=1, warmup=1)["ours"] >= 0
+    assert calls == [1, 1, 1]  # outside a dry run it times as before (1 warmup + 2 rounds)

@@ -2,8 +2,9 @@
 
 ``dlzoo experiment run NAME ... --dry-run`` calls the experiment's own ``run(cfg, out_dir)`` inside
 :func:`planning`, on a temporary ``out_dir``. Everything a real run checks before training (the config,
-every trainer config of its jobs) is checked by the same code; the first call that would start training,
-:func:`dlzoo.experiments.runner.run_jobs` or a :class:`dlzoo.train.trainer.Trainer`, calls
+every trainer config of its jobs) is checked by the same code; the first call that would start training or
+timing, :func:`dlzoo.experiments.runner.run_jobs`, a :class:`dlzoo.train.trainer.Trainer` or
+:func:`dlzoo.bench.timing.time_interleaved`, calls
 :func:`stop_with_plan` instead, which raises :class:`DryRunStop` carrying the :class:`Plan` (the jobs,
 workers and threads). The CLI prints that plan and deletes the temporary directory, so nothing is written.
 
@@ -31,6 +32,7 @@ class Plan:
     jobs: list[dict[str, Any]] = field(default_factory=list)
     workers: int = 1
     threads: int = 1
+    note: str = ""  # what stopped it when that was not a training job (e.g. a benchmark's first timing)
 
 
 class DryRunStop(BaseException):
@@ -56,6 +58,8 @@ def is_planning() -> bool:
     return _ACTIVE.get()
 
 
-def stop_with_plan(jobs: Sequence[dict[str, Any]], workers: int = 1, threads: int = 1) -> NoReturn:
-    """Raise :class:`DryRunStop` with the jobs that would run now."""
-    raise DryRunStop(Plan([dict(j) for j in jobs], int(workers), int(threads)))
+def stop_with_plan(
+    jobs: Sequence[dict[str, Any]], workers: int = 1, threads: int = 1, note: str = ""
+) -> NoReturn:
+    """Raise :class:`DryRunStop` with the jobs that would run now (and a ``note`` on where it stopped)."""
+    raise DryRunStop(Plan([dict(j) for j in jobs], int(workers), int(threads), note))

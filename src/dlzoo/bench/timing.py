@@ -36,7 +36,14 @@ def time_interleaved(
         rounds: interleaved rounds; the median over rounds is reported.
         inner: calls per round per candidate (averaged inside the round).
         warmup: untimed calls per candidate before timing (compilation, caches).
+
+    Under :func:`dlzoo.dryrun.planning` (an experiment's ``--dry-run``) nothing is timed: it stops there.
     """
+    from ..dryrun import is_planning, stop_with_plan
+
+    if is_planning():
+        stop_with_plan([], note=f"stopped before its first timing ({', '.join(candidates)}; {rounds} rounds "
+                       f"x {inner} calls); the measurements that follow are not listed")
     for fn in candidates.values():
         for _ in range(warmup):
             fn()

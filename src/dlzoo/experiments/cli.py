@@ -104,8 +104,8 @@ def _dry_run(exp, cfg, out_dir: Path, resume: bool = False) -> int:
     try:
         with planning():
             exp.run(cfg, fake)
-        raise UsageError(f"experiment {exp.name!r} finished without starting a training job, so a dry run "
-                         "cannot stop it before it writes; run it without --dry-run")
+        raise UsageError(f"experiment {exp.name!r} finished without starting a training job or a timing, so "
+                         "a dry run could not stop it early; run it without --dry-run")
     except DryRunStop as stop:
         plan = stop.plan
     finally:
@@ -117,6 +117,10 @@ def _dry_run(exp, cfg, out_dir: Path, resume: bool = False) -> int:
 
     epochs = sum(int(j.get("epochs", 0)) for j in plan.jobs)
     print(f"dlzoo experiment {exp.name} (dry run): would write {out_dir}")
+    if not plan.jobs:
+        print(f"config checked; {plan.note or 'no training jobs'}")
+        print("dry run: config valid; nothing was written")
+        return 0
     print(f"{len(plan.jobs)} run(s), {epochs} epochs in all, {plan.workers} worker process(es) x "
           f"{plan.threads} torch thread(s):")
     for i, job in enumerate(plan.jobs):
