@@ -99,6 +99,8 @@ def test_end_to_end_report_matches_results(tiny_run: Path):
     n_test = results["meta"]["num_test"]
     assert n_test == 269 and f"({n_test} test examples, so one example is {100 / n_test:.2f}" in md
     assert results["findings"][0].startswith("On digits") and "2 seed(s)" in md
+    best = max(s["acc_mean"] for s in results["summary"].values())
+    assert f"binomial std about {100 * (best * (1 - best) / n_test) ** 0.5:.2f} points" in md
     assert ("significant at the 0.05 level" in md) or ("not significant" in md)
 
 

@@ -20,6 +20,7 @@ import yaml
 from ..report import Report
 from ..report.plots import _save, plot_curves, plt
 from .findings import sample_std
+from .orthoblock_report import test_split_caveat
 from .seed_compare import compare_seeds, mean_std_text
 
 __all__ = ["summarize", "findings", "write_report"]
@@ -68,7 +69,8 @@ def findings(
             f"{mean_std_text(s['test_acc_random'], 100)}% with it random, gap "
             f"{mean_std_text(s['gap'], 100)} points (n={s['n']} seeds)"
         )
-    paragraphs.append("; ".join(per) + ".")
+    best = max(s["test_acc_random_mean"] for s in summary.values())
+    paragraphs.append("; ".join(per) + ". " + test_split_caveat(best, n_test))
     tests: list[dict] = []
     pairs = [("goodhart", "cross_entropy")] + [(v, "no_cue") for v in ("cross_entropy", "goodhart")]
     metrics = [

@@ -22,7 +22,7 @@ from ..report.plots import _save, mean_band, plot_curves, plt
 from .findings import sample_std
 from .seed_compare import compare_seeds, mean_std_text
 
-__all__ = ["summarize", "findings", "write_report", "mean_ortho"]
+__all__ = ["summarize", "findings", "write_report", "mean_ortho", "test_split_caveat"]
 
 BASELINE = "dense"
 FLOOR = 1e-2  # plotted lower limit of the orthogonality error
@@ -31,6 +31,17 @@ FLOOR = 1e-2  # plotted lower limit of the orthogonality error
 def mean_ortho(values: dict[str, float]) -> float:
     """Mean of the per-layer orthogonality errors ``{"ortho/layer<i>": e}``."""
     return statistics.fmean(values.values())
+
+
+def test_split_caveat(acc: float, num_test: int) -> str:
+    """The sentence on what seed t-tests do not cover: the binomial sampling error of one fixed test split,
+    ``sqrt(acc (1 - acc) / N)``."""
+    std = 100 * math.sqrt(max(acc * (1 - acc), 0.0) / num_test)
+    return (
+        f"The t-tests compare seeds on one fixed test split; they do not include that split's own "
+        f"sampling error (binomial std about {std:.2f} points at {100 * acc:.1f}% accuracy on {num_test} "
+        f"examples)."
+    )
 
 
 def summarize(results: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -93,6 +104,7 @@ def findings(summary: dict[str, dict[str, Any]], num_test: int, dataset: str) ->
             )
             tests.append(c.as_dict())
             acc_text.append(c.sentence(scale=100, unit="%"))
+    acc_text.append(test_split_caveat(summary[ranked[0]]["acc_mean"], num_test))
     paragraphs = [" ".join(acc_text)]
 
     ortho_text = []
