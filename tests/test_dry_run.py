@@ -17,6 +17,7 @@ from dlzoo.cli import main
 from dlzoo.dryrun import DryRunStop, planning
 from dlzoo.errors import UsageError
 from dlzoo.experiments.norm_comparison import NormComparisonConfig
+from dlzoo.experiments.registry import EXPERIMENTS, _import_experiments
 from dlzoo.train import load_config
 from dlzoo.train.trainer import Trainer
 
@@ -33,6 +34,19 @@ def test_experiment_dry_run_lists_every_job_and_writes_nothing(tmp_path, capsys)
     assert all(j[5].startswith(str(out_root / "norm-comparison")) for j in jobs)  # the real paths
     assert len({j[5] for j in jobs}) == len(jobs)
     assert not out_root.exists()
+
+
+_import_experiments()
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS.names())
+def test_every_registered_experiment_dry_runs_without_writing(name, tmp_path, capsys):
+    """An experiment that neither trains through the runner/Trainer nor times through time_interleaved would
+    run to its end here; this keeps every new experiment stoppable by --dry-run."""
+    assert main(["experiment", "run", name, f"output_dir={tmp_path}", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"dlzoo experiment {name} (dry run): would write" in out and "nothing was written" in out
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_experiment_dry_run_uses_the_overrides_and_rejects_bad_ones(tmp_path, capsys):
