@@ -3,7 +3,8 @@
 Chosen by the model: a model whose card ``task`` is ``generative`` or ``energy`` trains here, on an image
 dataset of :data:`dlzoo.data.DATASETS` (the 8x8 ``digits``). Pixels are mapped to [0, 1] with the training
 split's range (digits: raw 0..16 / 16, as :func:`dlzoo.analysis.sample_quality.digits_in_unit_range`); the
-RBM sees them binarised at 0.5 and flattened to ``(B, C*H*W)``. Labels are not used for training.
+RBM sees them binarised (on where >= 1/2: raw >= 8) and flattened to ``(B, C*H*W)``. Labels are not used
+for training.
 
 The objective is the model's own (the ``loss`` section is not used):
 
@@ -96,7 +97,10 @@ class GenerativeTask(Task):
         card = model_info(cfg.model.name)
         self.card_task = card.task
         self.is_rbm = card.task == "energy"
-        self.is_gan = card.family == "dcgan"  # two players: the alternating update of the module docstring
+        self.is_gan = (
+            False  # two players (the alternating update of the module docstring): set by build_model
+        )
+        self.world_size = 1
         self.settings = {**_TASK_KEYS, **{k: cfg.data.kwargs[k] for k in _TASK_KEYS if k in cfg.data.kwargs}}
         for key, least in (("quality_samples", 0), ("classifier_epochs", 0), ("gibbs_steps", 1), ("cd_k", 1)):
             value = self.settings[key]
@@ -111,12 +115,7 @@ class GenerativeTask(Task):
 
     # ------------------------------------------------------------------ building
     def build_data(self, rank: int = 0, world_size: int = 1, run_dir: Path | None = None) -> TrainData:
-        if world_size > 1 and (self.is_gan or self.is_rbm):
-            raise UsageError(
-                f"model.name={self.cfg.model.name!r} trains in one process (its "
-                f"{'generator update' if self.is_gan else 'persistent chains'} are not "
-                f"data-parallel); run it without torchrun"
-            )
+        self.world_size = world_size
         rest = {k: v for k, v in self.cfg.data.kwargs.items() if k not in _TASK_KEYS}
         data = build_data(self.cfg.data.model_copy(update={"kwargs": rest}), self.cfg.seed, rank, world_size)
         splits = data.splits
@@ -134,8 +133,9 @@ class GenerativeTask(Task):
         return data
 
     def transform(self, x: Tensor) -> Tensor:
-        """Images in [0, 1] -> what the model sees (the RBM: binarised at 0.5, flattened to (N, C*H*W))."""
-        return (x > 0.5).float().flatten(1) if self.is_rbm else x
+        """Images in [0, 1] -> what the model sees (the RBM: on where >= 1/2, i.e. raw digits >= 8 of 16,
+        flattened to (N, C*H*W); the 1e-4 absorbs the float round trip of the normalisation)."""
+        return (x >= 0.5 - 1e-4).float().flatten(1) if self.is_rbm else x
 
     def images(self, x: Tensor) -> Tensor:
         """What the model sees -> images (N, C, H, W) in [0, 1] (for scoring and the sample grid)."""
@@ -151,7 +151,15 @@ class GenerativeTask(Task):
         else:
             kwargs = {"in_chans": x.shape[1], "img_size": x.shape[-1]}
             example = "vae, ddpm or dcgan"
-        return create_task_model(self.cfg, self.card_task, example, kwargs)
+        model = create_task_model(self.cfg, self.card_task, example, kwargs)
+        self.is_gan = hasattr(model, "discriminator_loss") and hasattr(model, "generator_loss")
+        if self.world_size > 1 and (self.is_gan or self.is_rbm):
+            raise UsageError(
+                f"model.name={self.cfg.model.name!r} trains in one process (its "
+                f"{'generator update' if self.is_gan else 'persistent chains'} are not "
+                f"data-parallel); run it without torchrun"
+            )
+        return model
 
     def check_fit(self, data: TrainData, model: nn.Module) -> None:
         if self.is_gan and self.cfg.train.amp == "fp16":
