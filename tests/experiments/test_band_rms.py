@@ -103,4 +103,10 @@ def test_end_to_end_report_matches_trainer(tiny_run: Path):
     if statistics.variance(a) + statistics.variance(b) > 0:
         assert t["welch"]["p"] == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue, rel=1e-6)
     assert f"the test split has {n_test} images" in md and "2 seed(s) per norm" in md
+    best = max(
+        statistics.fmean([r["test_acc"] for r in runs if r["label"] == lb])
+        for lb in ("bandrms(a=0.2)", "rmsnorm")
+    )
+    binomial = 100 * math.sqrt(best * (1 - best) / n_test)
+    assert f"binomial std about {binomial:.2f} points" in md  # the fixed split's own sampling error
     assert sorted(p.name for p in (tiny_run / "plots").glob("*.png")) == ["band_scale.png", "curves.png"]

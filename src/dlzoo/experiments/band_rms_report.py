@@ -21,6 +21,7 @@ from ..report.plots import _save, plot_curves, plt
 from .band_rms import band_scale
 from .findings import VariantSummary, summarize
 from .norm_comparison_report import CURVE_KEYS, _curve_groups, _runs_table
+from .orthoblock_report import test_split_caveat
 from .seed_compare import compare_seeds, mean_std_text
 
 __all__ = ["band_traces", "findings", "write_report"]
@@ -93,7 +94,10 @@ def findings(
     if text:
         paragraphs.append(
             "Significance (Welch, and paired over seeds: same seed = same split, init seed and "
-            "batch order; significant only when both give p < 0.05): " + " ".join(text)
+            "batch order; significant only when both give p < 0.05): "
+            + " ".join(text)
+            + " "
+            + test_split_caveat(ranked[0].acc_mean, num_test)
         )
     band_text = []
     for label, layers in traces.items():
