@@ -119,3 +119,35 @@ def test_dlzoo_train_writes_the_sample_grid_and_quality_numbers(vae_run):
     assert test["real_fd"] < test["sample_fd"]
     assert test["loss"] == pytest.approx(vae_run.test["loss"])
     assert vae_run.history[-1]["val_loss"] < vae_run.history[0]["train_loss"]  # the negative ELBO fell
+
+
+def test_a_gan_run_extended_by_resume_equals_the_uninterrupted_run(tmp_path):
+    from dlzoo.train.entry import resume
+
+    quick = ["data.kwargs.quality_samples=0", "data.batch_size=128", "checkpoint.every_epochs=1"]
+    full = train(_cfg("dcgan", *quick, "train.epochs=2", f"output_dir={tmp_path / 'a'}"), progress=False)
+    first = train(_cfg("dcgan", *quick, "train.epochs=1", f"output_dir={tmp_path / 'b'}"), progress=False)
+    again = resume(first.run_dir, progress=False, overrides=["train.epochs=2"])
+    assert [r["train_g_loss"] for r in again.history] == [r["train_g_loss"] for r in full.history]
+    for p, q in zip(full.model.state_dict().values(), again.model.state_dict().values()):
+        assert torch.equal(p, q)
+
+
+def test_rbm_run_reports_the_pseudo_log_likelihood_of_its_saved_model(tmp_path):
+    import dlzoo
+
+    cfg = _cfg(
+        "rbm",
+        "data.kwargs.quality_samples=50",
+        "data.kwargs.gibbs_steps=5",
+        "data.kwargs.classifier_epochs=1",
+        "train.max_steps=5",
+        f"output_dir={tmp_path}",
+    )
+    result = train(cfg, progress=False)
+    saved = dlzoo.from_pretrained(result.run_dir)
+    v = result.data.splits.test.x  # (N, 64) binary
+    assert set(v.unique().tolist()) <= {0.0, 1.0}
+    want = saved.pseudo_log_likelihood(v).mean().item()
+    assert result.test["pseudo_log_likelihood"] == pytest.approx(want, rel=1e-5)
+    assert (result.run_dir / "plots" / "samples.png").is_file() and result.test["sample_count"] == 50
