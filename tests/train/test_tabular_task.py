@@ -50,6 +50,10 @@ def test_selection_and_bad_input():
     assert task_name(_cfg()) == "tabular"
     with pytest.raises(UsageError, match=r"data.batch_size=16 < \d+ training samples"):
         create_task(_cfg("data.batch_size=16")).build_data()
+    task = create_task(_cfg("optim.weight_decay=0.05"))
+    data = task.build_data()
+    with pytest.raises(UsageError, match="optim.weight_decay=0.05: a shallow model's objective"):
+        task.check_fit(data, task.build_model(data))
     with pytest.raises(UsageError, match="a tabular model trains on one of"):
         create_task(_cfg(data="cifar10")).build_data()
 

@@ -8,8 +8,9 @@ scikit-learn, nothing is downloaded; ``digits`` as its 64 pixel features), split
 standardised with the training split's mean and (population) standard deviation, a constant feature scaled
 by 1, as ``sklearn.preprocessing.StandardScaler``. Inputs ``(B, F)``, labels ``(B,)``.
 
-The loss is the model's own ``objective(x, y)`` (scikit-learn's scaling of the L2 term,
-``(1/2 ||W||^2 + C sum_i loss_i) / (C n)``): its penalty is divided by the batch size, so the trainer takes
+The loss is the model's own ``objective(x, y)``, with scikit-learn's scaling of the L2 term,
+``(1/2 ||W||^2 + C sum_i loss_i) / (C n)`` (the ``loss`` section is not used and ``optim.weight_decay`` must
+be 0: the objective holds the L2 term). Its penalty is divided by the batch size, so the trainer takes
 the whole training split as one batch (``data.batch_size`` must cover it) and each step is a full-batch
 step on exactly scikit-learn's objective. Metrics: that objective and the accuracy. On the test split,
 logistic / softmax regression are compared with ``sklearn.linear_model.LogisticRegression(C=model.C)``
@@ -116,6 +117,11 @@ class TabularTask(Task):
         )
 
     def check_fit(self, data: TrainData, model: nn.Module) -> None:
+        if self.cfg.optim.weight_decay:
+            raise UsageError(
+                f"optim.weight_decay={self.cfg.optim.weight_decay}: a shallow model's objective has "
+                f"its own L2 term (model.kwargs.C); set optim.weight_decay: 0"
+            )
         x, y = data.splits.train[:2]
         try:
             with torch.no_grad():
