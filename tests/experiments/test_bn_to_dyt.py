@@ -79,6 +79,11 @@ def test_every_run_matches_the_trainers_results(experiment):
                 assert r["test_size"] == test_size
         assert f"On {ds} (test set of {test_size} images: one image = {100 / test_size:.2f} points)" in md
     assert "## cifar10: findings" in md and "## digits: findings" in md
+    kw = model_kwargs(BnToDytConfig(width=4))
+    n_bn = sum(
+        p.numel() for p in dlzoo.create_model("resnet18", num_classes=10, in_chans=1, **kw).parameters()
+    )
+    assert f"({n_bn:,} parameters with BN and {n_bn + 20:,} parameters with DyT on digits" in md  # 20 alphas
 
 
 @pytest.mark.filterwarnings("ignore:Precision loss:RuntimeWarning")  # scipy, on equal accuracies

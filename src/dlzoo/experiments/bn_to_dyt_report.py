@@ -359,9 +359,7 @@ def write_report(cfg: Any, results: Sequence[dict[str, Any]], meta: dict[str, An
     tcfg = meta["trainer_config"]
     kw = tcfg["model"]["kwargs"]
     params = {
-        r["kind"] == "scratch" and r["label"] != "bn": r["params"]
-        for r in results
-        if r["dataset"] == results[0]["dataset"]
+        r["label"] != "bn": r["params"] for r in results if r["dataset"] == results[0]["dataset"]
     }  # False: BN, True: DyT
     count = " and ".join(
         f"{params[k]:,} parameters with {name}" for k, name in ((False, "BN"), (True, "DyT")) if k in params
