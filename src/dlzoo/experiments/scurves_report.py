@@ -4,9 +4,12 @@ Each layer is classified from its numbers (:func:`classify`):
 
 * ``linear``: the least-squares line explains more than ``linear_r2`` (default 0.99) of the output variance
   (for per-channel layers: in every channel);
-* ``S-shaped``: not linear, the tanh fit reaches into saturation (``reach = alpha * q99|x| >= 1``, where tanh
-  is 24% below its tangent) and it leaves at most half of the variance the line leaves unexplained;
-* ``neither``: a cloud that neither a line nor one tanh describes (e.g. tokens with very different scales).
+* ``S-shaped``: not linear, the fitted tanh bends (``reach = alpha * q99|x| >= 1``: at the 99th-percentile
+  input it is at least 24% below its tangent) and it explains the map better than the line, leaving at most
+  ``RESIDUAL_RATIO`` (0.8) of the variance the line leaves unexplained. The rest of the residual is the
+  spread around any single curve: LayerNorm maps each token with its own mean and scale, so the pooled
+  points form a band, not a curve;
+* ``neither``: not linear and not bent that way (a straight-ish band, or a tanh that does not help).
 """
 
 from __future__ import annotations
@@ -25,12 +28,16 @@ from ..report import Report
 __all__ = ["classify", "format_ranges", "model_findings", "write_report"]
 
 
+MIN_REACH = 1.0
+RESIDUAL_RATIO = 0.8
+
+
 def classify(stats: Mapping[str, float], tanh: Mapping[str, float], linear_r2: float = 0.99) -> str:
     """``"linear"``, ``"S-shaped"`` or ``"neither"`` (module docstring)."""
     lin = stats["linear_r2"]
     if lin >= linear_r2:
         return "linear"
-    if tanh["reach"] >= 1.0 and (1.0 - tanh["r2"]) <= 0.5 * (1.0 - lin):
+    if tanh["reach"] >= MIN_REACH and (1.0 - tanh["r2"]) <= RESIDUAL_RATIO * (1.0 - lin):
         return "S-shaped"
     return "neither"
 
@@ -90,10 +97,12 @@ def model_findings(run: Mapping[str, Any], linear_r2: float = 0.99) -> str:
         r2_t = [layers[i - 1][1]["tanh"]["r2"] for i in s_idx]
         r2_l = [layers[i - 1][1]["stats"]["linear_r2"] for i in s_idx]
         reach = [layers[i - 1][1]["tanh"]["reach"] for i in s_idx]
+        sq = [layers[i - 1][1]["stats"]["squashed_fraction"] for i in s_idx]
         text.append(
             f"{_layers(s_idx)} S-shaped (tanh-fit R^2 {min(r2_t):.3f}-{max(r2_t):.3f} vs "
             f"{min(r2_l):.3f}-{max(r2_l):.3f} for a line; the 99th-percentile input reaches alpha*x = "
-            f"{min(reach):.2f}-{max(reach):.2f} into the tanh)"
+            f"{min(reach):.2f}-{max(reach):.2f} into the tanh; squashed points "
+            f"{100 * min(sq):.1f}-{100 * max(sq):.1f}%)"
         )
     else:
         text.append("no layer is S-shaped by this test")
@@ -104,7 +113,7 @@ def model_findings(run: Mapping[str, Any], linear_r2: float = 0.99) -> str:
         bent = " (< 1: even the extremes stay in the tanh's near-linear range)" if max(reach) < 1 else ""
         text.append(
             f"{_layers(other)} neither (line R^2 {min(r2_l):.3f}-{max(r2_l):.3f} < {linear_r2:g}; the tanh "
-            f"fit only reaches R^2 {min(r2_t):.3f}-{max(r2_t):.3f} with reach {min(reach):.2f}-"
+            f"fit reaches R^2 {min(r2_t):.3f}-{max(r2_t):.3f} with reach {min(reach):.2f}-"
             f"{max(reach):.2f}{bent}; the spread around any one curve comes from per-token (or per-sample) "
             "statistics that differ)"
         )
@@ -209,8 +218,9 @@ def write_report(cfg: Any, runs: Sequence[dict[str, Any]], meta: dict[str, Any],
         rep.paragraph(p)
     rep.paragraph(
         f"Shape classes: 'linear' = a line explains more than {cfg.linear_r2:g} of the output variance (in "
-        "every channel for per-channel layers); 'S-shaped' = not linear, reach >= 1 and the tanh fit leaves "
-        "at most half of the variance the line leaves; 'neither' otherwise. 'squashed' = share of points "
+        f"every channel for per-channel layers); 'S-shaped' = not linear, reach >= {MIN_REACH:g} and the "
+        f"tanh fit leaves at most {RESIDUAL_RATIO:g}x the unexplained variance of the line (the rest is the "
+        "per-token spread around any single curve); 'neither' otherwise. 'squashed' = share of points "
         "with |x| above the median whose output is under half of the central linear trend; 'compression' = "
         "slope over the extreme 5% of |x| / slope over the central half (1 = linear)."
     )
