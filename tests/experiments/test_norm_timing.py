@@ -204,3 +204,29 @@ def test_bad_config(tmp_path):
     with pytest.raises(UsageError, match="sizes"):
         run(NormTimingConfig(sizes=[[4]]), tmp_path)
     assert not (Path(tmp_path) / "results.json").exists()
+
+
+def test_claim_summary_counts_groups():
+    from dlzoo.experiments.norm_timing_report import claim_summary
+
+    def row(norm, mode, us):
+        return {
+            "section": "layer",
+            "norm": norm,
+            "impl": "eager",
+            "device": "cpu",
+            "dtype": "float32",
+            "mode": mode,
+            "shape": [2, 4],
+            "us": us,
+        }
+
+    rows = [
+        row("dyt", "forward", 1.0),
+        row("rmsnorm", "forward", 2.0),
+        row("dyt", "forward+backward", 2.0),
+        row("rmsnorm", "forward+backward", 2.0),
+    ]
+    text = claim_summary(rows, "eager", "faster")
+    assert "in 1 of 2 (device, dtype, mode) groups (cpu float32 forward)" in text and "only in part" in text
+    assert claim_summary(rows, "compile", "similar") == ""

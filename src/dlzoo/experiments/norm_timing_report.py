@@ -24,7 +24,7 @@ import yaml  # noqa: E402
 
 from ..report import Report  # noqa: E402
 
-__all__ = ["write_report", "ratio_verdict", "claim_ratios", "TOL"]
+__all__ = ["write_report", "ratio_verdict", "claim_ratios", "claim_summary", "TOL"]
 
 TOL = 0.10
 _STYLE = {"eager": "-", "torch": "--", "fused": "-.", "compile": ":"}
@@ -61,6 +61,28 @@ def claim_ratios(
                 (ra["shape"], ra["us"] / match[0]["us"])
             )
     return out
+
+
+def claim_summary(rows: Sequence[dict[str, Any]], impl: str, expected: str) -> str:
+    """How many (device, dtype, mode) groups give the verdict the paper expects for ``impl``."""
+    ratios = claim_ratios(rows, impl)
+    if not ratios:
+        return ""
+    verdicts = {key: ratio_verdict([r for _, r in pairs]) for key, pairs in ratios.items()}
+    hits = [" ".join(k) for k, v in verdicts.items() if v == expected]
+    where = f" ({'; '.join(hits)})" if hits else ""
+    holds = (
+        "holds here"
+        if len(hits) == len(verdicts)
+        else "holds only in part here"
+        if hits
+        else "does not hold here"
+    )
+    return (
+        f"Verdict: DyT is {expected} {'to' if expected == 'similar' else 'than'} RMSNorm at every size in "
+        f"{len(hits)} of {len(verdicts)} (device, dtype, mode) groups{where}, so the claim "
+        f"{holds}."
+    )
 
 
 def _claim_text(rows: Sequence[dict[str, Any]], impl: str, what: str) -> list[str]:
@@ -337,10 +359,12 @@ def write_report(cfg: Any, rows: Sequence[dict[str, Any]], meta: dict[str, Any],
         "otherwise 'similar'; medians are compared directly, without a significance test."
     )
     rep.heading("Findings")
-    rep.paragraph("Claim 1, DyT faster than RMSNorm in eager PyTorch. " + " ".join(eager))
+    eager_verdict = claim_summary(rows, "eager", "faster")
+    compile_verdict = claim_summary(rows, "compile", "similar")
+    rep.paragraph("Claim 1, DyT faster than RMSNorm in eager PyTorch. " + " ".join([eager_verdict, *eager]))
     if blocks:
         rep.paragraph("Inside the block stacks. " + " ".join(blocks))
-    rep.paragraph("Claim 2, similar under torch.compile. " + " ".join(compiled))
+    rep.paragraph("Claim 2, similar under torch.compile. " + " ".join([compile_verdict, *compiled]))
     rep.paragraph("Hand-fused kernels (not in the paper). " + " ".join(fused + vs_torch))
     rep.paragraph(
         "Memory-traffic floor (ideal bytes / bandwidth measured by x.clone() in the same group). "
@@ -375,6 +399,8 @@ def write_report(cfg: Any, rows: Sequence[dict[str, Any]], meta: dict[str, Any],
     rep.write(out_dir)
     return {
         "findings": {
+            "eager_verdict": eager_verdict,
+            "compile_verdict": compile_verdict,
             "eager": eager,
             "compile": compiled,
             "fused": fused + vs_torch,
