@@ -368,17 +368,23 @@ def write_report(cfg: Any, results: Sequence[dict[str, Any]], meta: dict[str, An
     rep.paragraph(PAPER)
     opt = tcfg["optim"]
     ft_lr = meta["finetune_config"]["optim"]["lr"] if meta.get("finetune_config") else float("nan")
+    conversion = ""
+    if cfg.finetune_alphas:
+        conversion = (
+            f"; and each trained BN model converted to DyT with convert_norm (alpha init "
+            f"{', '.join(f'{a:g}' for a in cfg.finetune_alphas)}, BN gamma/beta "
+            f"{'copied' if cfg.finetune_copy_affine else 'freshly initialised'}) then fine-tuned for "
+            f"{cfg.finetune_epochs} epoch(s)"
+        )
     rep.paragraph(
         f"Here: {cfg.model} with stem/stage widths {kw['stem_width']}/{kw['widths']} ({count} on "
         f"{results[0]['dataset']}: DyT adds one alpha per layer; BN's running statistics are buffers), "
-        f"trained from scratch for {cfg.epochs} epochs per run with BatchNorm and with every BatchNorm "
-        f"replaced by DyT (alpha init {', '.join(f'{a:g}' for a in cfg.dyt_alphas)}), seeds {cfg.seeds}; and "
-        f"each trained BN model converted to DyT with convert_norm (alpha init "
-        f"{', '.join(f'{a:g}' for a in cfg.finetune_alphas) or 'none'}, BN gamma/beta "
-        f"{'copied' if cfg.finetune_copy_affine else 'freshly initialised'}) then fine-tuned for "
-        f"{cfg.finetune_epochs} epochs. Every from-scratch run uses the BN recipe unchanged: optimizer "
+        f"trained from scratch for {cfg.epochs} epoch(s) per run with BatchNorm and with every BatchNorm "
+        f"replaced by DyT (alpha init {', '.join(f'{a:g}' for a in cfg.dyt_alphas)}), seeds {cfg.seeds}"
+        f"{conversion}. Every from-scratch run uses the BN recipe unchanged: optimizer "
         f"{opt['name']} (lr {opt['lr']:g}, weight decay {opt['weight_decay']:g}, {opt['kwargs']}), schedule "
-        f"{tcfg['schedule']['name']}, batch size {tcfg['data']['batch_size']}; fine-tuning lr {ft_lr:g}. "
+        f"{tcfg['schedule']['name']}, batch size {tcfg['data']['batch_size']}"
+        f"{f'; fine-tuning lr {ft_lr:g}' if cfg.finetune_alphas else ''}. "
         f"{meta['num_runs']} runs took {meta['total_wall_time']:.1f} s ({meta['workers']} worker "
         f"process(es), {meta['threads']} torch thread(s) each). Accuracy is on the held-out test split "
         f"after the last epoch; significance: Welch's t-test against BN over seeds, paired t-test for the "
