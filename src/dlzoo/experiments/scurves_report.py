@@ -195,11 +195,22 @@ def write_report(cfg: Any, runs: Sequence[dict[str, Any]], meta: dict[str, Any],
     vit = [r for r in runs if r["key"] in ("vit", "deep_vit")]
     if len(vit) == 2:
         parts = [f"{r['label']} {counts[r['label']]} of {len(r['layers'])}" for r in vit]
+        where = []
+        for r in vit:
+            cls = [classify(lay["stats"], lay["tanh"], cfg.linear_r2) for lay in r["layers"].values()]
+            half = len(cls) / 2
+            early = sum(c == "S-shaped" for i, c in enumerate(cls) if i < half)
+            if early or counts[r["label"]]:
+                where.append(
+                    f"in {r['label']} {early} of its {counts[r['label']]} S-shaped layers lie in the "
+                    "first half of the depth"
+                )
         paragraphs.append(
-            f"S-shaped layers: {' vs '.join(parts)}. The paper (Zhu et al. 2025, Figures 1-2) finds the "
-            "S-shape in the deeper LayerNorms of large ImageNet ViTs and near-linear maps in early layers; "
-            "these are single runs of small models on 8x8 digits, so the counts describe these trained "
-            "weights only and no difference between models is tested for significance."
+            f"S-shaped layers: {' vs '.join(parts)}{'; ' + '; '.join(where) if where else ''}. The paper "
+            "(Zhu et al. 2025, Figures 1-2) finds the S-shape in the deeper LayerNorms of large ImageNet "
+            "ViTs and near-linear maps in early layers; these are single runs of small models on 8x8 digits, "
+            "so the counts describe these trained weights only and no difference between models is tested "
+            "for significance."
         )
     rep = Report(f"S-curves of norm layers: {', '.join(r['label'] for r in runs)} on {cfg.dataset}")
     rep.paragraph(
