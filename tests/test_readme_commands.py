@@ -133,11 +133,14 @@ def dlzoo_argv(argv: list[str]) -> list[str]:
 
 
 def run_dirs_read(args: list[str]) -> list[str]:
-    """Run directories a command reads: ``train --resume DIR``, ``analyze DIR``."""
+    """Run directories a command reads: ``train --resume DIR``, ``analyze DIR``, ``compare DIR...``."""
     if args[:1] == ["train"] and "--resume" in args:
         return [args[args.index("--resume") + 1]]
     if args[:1] == ["analyze"]:
         return [a for a in args[1:2] if not a.startswith("-")]
+    if args[:1] == ["compare"]:
+        dirs = args[1 : args.index("--out")] if "--out" in args else args[1:]
+        return [a for a in dirs if not a.startswith("-")]
     return []
 
 

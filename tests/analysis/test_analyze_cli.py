@@ -78,3 +78,17 @@ def test_analyze_with_corrupt_weights_exits_2_naming_the_file(tmp_path, capsys):
     code = dlzoo_main(["train", "--resume", str(result.run_dir), "train.epochs=2", "-q"])
     err = capsys.readouterr().err
     assert code == 2 and "state.json" in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("config", ["vae_digits.yaml", "gpt_tiny_pydoc.yaml", "gcn_karate.yaml"])
+def test_analyze_refuses_runs_that_are_not_classification(tmp_path, capsys, config):
+    """A generative, language-model or graph run gets one line naming its task, not a traceback."""
+    import shutil
+
+    repo_configs = Path(__file__).resolve().parents[2] / "configs"
+    shutil.copy(repo_configs / config, tmp_path / "config.yaml")
+    for name in ("config.json", "model.safetensors"):
+        (tmp_path / name).write_bytes(b"")
+    assert dlzoo_main(["analyze", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "only classification runs" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -36,3 +36,24 @@ def test_published_gmacs(name):
     with torch.device("meta"):
         model = dlzoo.create_model(name)
     assert round(count_macs(model, (3, 224, 224)) / 1e9, 2) == TORCHVISION_GMACS[name]
+
+
+def test_complex_layers_count_their_real_pair_block_weight():
+    """A complex conv / linear costs what the real block weight [[A, -B], [B, A]] costs: a real layer with
+    twice the input and output width, counted by the real rule."""
+    import torch.nn as tnn
+
+    from dlzoo.nn.complex import ComplexConv2d, ComplexLinear
+
+    class Cplx(tnn.Module):
+        def __init__(self, layer):
+            super().__init__()
+            self.layer = layer
+
+        def forward(self, x):
+            return self.layer(torch.complex(x, x))
+
+    conv = count_macs(Cplx(ComplexConv2d(2, 3, 3, padding=1)), (2, 8, 8))
+    assert conv == count_macs(tnn.Conv2d(4, 6, 3, padding=1), (4, 8, 8)) == 4 * 3 * 64 * 2 * 9
+    lin = count_macs(Cplx(ComplexLinear(5, 7)), (4, 5))
+    assert lin == count_macs(tnn.Linear(10, 14), (4, 10)) == 4 * 4 * 5 * 7

@@ -53,16 +53,17 @@ def load_run(run_dir: str | Path) -> tuple[Any, torch.nn.Module, torch.Tensor, t
     from .. import from_pretrained
     from ..train import load_config
     from ..train.build import build_data
-    from ..train.tasks import is_text_data
+    from ..train.tasks import task_name
 
     run_dir = Path(run_dir)
     for name in ("config.yaml", "config.json", "model.safetensors"):
         if not (run_dir / name).is_file():
             raise UsageError(f"{run_dir} is not a finished run directory: {name} is missing")
     cfg = load_config(run_dir / "config.yaml")
-    if is_text_data(cfg.data.name):
-        raise UsageError(f"{run_dir} is a language-model run ({cfg.data.name}); only classification runs "
-                         "can be analysed here")
+    task = task_name(cfg)
+    if task != "classification":
+        raise UsageError(f"{run_dir} is a {task} run ({cfg.model.name} on {cfg.data.name}); only "
+                         "classification runs can be analysed here")
     model = from_pretrained(run_dir).float()
     splits = build_data(cfg.data, cfg.seed).splits
     return cfg, model, splits.test.x, splits.test.y

@@ -26,13 +26,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import UsageError
 from .norm_comparison import DEFAULT_RECIPE, train_job, trainer_config
 from .registry import register_experiment
-from .runner import run_jobs
+from .runner import run_jobs, save_experiment_config
 
 __all__ = ["BandRMSConfig", "variants", "band_scale", "run"]
 
@@ -168,8 +167,7 @@ def run(cfg: BandRMSConfig, out_dir: Path) -> Path:
                     "config": trainer_config(cfg, v, seed, run_dir),
                 }
             )  # validated before any run
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    save_experiment_config(cfg, out_dir)
     workers = min(cfg.workers, len(jobs))
     start = time.perf_counter()
     results = run_jobs(train_job, jobs, workers=workers, threads=cfg.threads)

@@ -32,7 +32,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import UsageError
@@ -43,6 +42,7 @@ from .runner import (
     float_history,
     merge_config,
     run_jobs,
+    save_experiment_config,
     train_or_resume,
     validated_trainer_config,
 )
@@ -313,8 +313,7 @@ def run(cfg: BnToDytConfig, out_dir: Path) -> Path:
 
     out_dir = Path(out_dir)
     scratch, finetune = _jobs(cfg, out_dir)  # validates every trainer config before anything is written
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    save_experiment_config(cfg, out_dir)
     workers = min(cfg.workers, len(scratch))
     start = time.perf_counter()
     results = run_jobs(train_job, scratch, workers=workers, threads=cfg.threads)

@@ -41,13 +41,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
 from ..errors import UsageError
 from .registry import register_experiment
-from .runner import run_jobs
+from .runner import run_jobs, save_experiment_config
 
 __all__ = [
     "DifferentialFFNConfig",
@@ -306,8 +305,7 @@ def run(cfg: DifferentialFFNConfig, out_dir: Path) -> Path:
     if any(cs < 0 for cs in cfg.common_stds):
         raise UsageError(f"common_stds must be >= 0, got {cfg.common_stds}")
     jobs = _make_jobs(cfg, out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    save_experiment_config(cfg, out_dir)
     start = time.perf_counter()
     results = run_jobs(train_job, jobs, workers=min(cfg.workers, len(jobs)), threads=cfg.threads)
     meta = {

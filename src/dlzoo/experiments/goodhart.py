@@ -29,13 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
 from ..errors import UsageError
 from .registry import register_experiment
-from .runner import run_jobs
+from .runner import run_jobs, save_experiment_config, variant_seed_jobs
 
 __all__ = [
     "GoodhartConfig",
@@ -221,25 +220,9 @@ def cue_only_accuracy(data_root: str | None, max_train: int | None, p: float) ->
 
 
 def _make_jobs(cfg: GoodhartConfig, out_dir: Path) -> list[dict[str, Any]]:
-    unknown = [v for v in cfg.variants if v not in VARIANTS]
-    if unknown:
-        raise UsageError(f"variants: unknown {unknown}; known: {', '.join(VARIANTS)}")
-    if len(set(cfg.variants)) != len(cfg.variants):
-        raise UsageError(f"variants: duplicate entries {cfg.variants}")
     if any(h < 1 for h in cfg.hidden):
         raise UsageError(f"hidden: widths must be >= 1, got {cfg.hidden}")
-    return [
-        {
-            "label": v,
-            "variant": v,
-            "seed": seed,
-            "epochs": cfg.epochs,
-            "cfg": cfg.model_dump(mode="json"),
-            "run_dir": str(out_dir / "runs" / f"{v}_seed{seed}"),
-        }
-        for v in cfg.variants
-        for seed in cfg.seeds
-    ]
+    return variant_seed_jobs(cfg, out_dir, VARIANTS)
 
 
 @register_experiment(
@@ -255,8 +238,7 @@ def run(cfg: GoodhartConfig, out_dir: Path) -> Path:
     out_dir = Path(out_dir)
     jobs = _make_jobs(cfg, out_dir)
     oracle = cue_only_accuracy(cfg.data_root, cfg.max_train, cfg.cue_p)  # bad data_root: fails here
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    save_experiment_config(cfg, out_dir)
     start = time.perf_counter()
     results = run_jobs(train_job, jobs, workers=min(cfg.workers, len(jobs)), threads=cfg.threads)
     meta = {

@@ -21,7 +21,7 @@ from ..report import Report
 from ..report.plots import _save, plot_curves, plt
 from .findings import sample_std
 from .orthoblock_report import test_split_caveat
-from .seed_compare import compare_seeds, mean_std_text
+from .seed_compare import compare_seeds, mean_std_text, t_test_table
 
 __all__ = ["summarize", "findings", "write_report"]
 
@@ -190,22 +190,7 @@ def write_report(cfg: Any, results: Sequence[dict[str, Any]], meta: dict[str, An
         ),
         "Training curves: mean over seeds, band min..max.",
     )
-    if tests:
-        rep.heading("t-tests", level=3)
-        rep.table(
-            ["a", "b", "metric", "Welch p", "paired p", "significant (all p < 0.05)"],
-            [
-                [
-                    t["a"],
-                    t["b"],
-                    t["metric"],
-                    f"{t['welch']['p']:.3g}",
-                    "-" if t["paired"] is None else f"{t['paired']['p']:.3g}",
-                    str(t["significant"]),
-                ]
-                for t in tests
-            ],
-        )
+    t_test_table(rep, tests)
     rep.heading("Per-run results", level=3)
     rep.table(
         ["variant", "seed", "test acc % present", "test acc % random", "gap", "wall time (s)"],

@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import UsageError
@@ -39,6 +38,7 @@ from .runner import (
     diverged_record,
     float_history,
     run_jobs,
+    save_experiment_config,
     scurve_record,
     train_or_resume,
     validated_trainer_config,
@@ -254,8 +254,7 @@ def run(cfg: LLMNormsConfig, out_dir: Path) -> Path:
 
     out_dir = Path(out_dir)
     jobs = _make_jobs(cfg, out_dir)  # validates every trainer config before anything is written
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    save_experiment_config(cfg, out_dir)
     workers = min(cfg.workers, len(jobs))
     start = time.perf_counter()
     results = run_jobs(train_job, jobs, workers=workers, threads=cfg.threads)

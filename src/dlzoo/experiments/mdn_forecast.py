@@ -34,13 +34,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
 from ..errors import UsageError
 from .registry import register_experiment
-from .runner import run_jobs
+from .runner import run_jobs, save_experiment_config
 
 __all__ = [
     "MDNForecastConfig",
@@ -332,8 +331,7 @@ def run(cfg: MDNForecastConfig, out_dir: Path) -> Path:
         for v in variants
         for i, seed in enumerate(cfg.seeds)
     ]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    save_experiment_config(cfg, out_dir)
     start = time.perf_counter()
     results = run_jobs(train_job, jobs, workers=min(cfg.workers, len(jobs)), threads=cfg.threads)
     meta = {"total_wall_time": time.perf_counter() - start, "num_runs": len(jobs)}

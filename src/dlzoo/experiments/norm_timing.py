@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
@@ -45,6 +44,7 @@ from ..bench.rmsnorm import _runner
 from ..bench.timing import time_interleaved
 from ..errors import UsageError
 from .registry import register_experiment
+from .runner import save_experiment_config
 
 __all__ = ["NormTimingConfig", "NORMS", "IMPLS", "layer_candidates", "block_stack", "run"]
 
@@ -373,8 +373,7 @@ def run(cfg: NormTimingConfig, out_dir: Path) -> Path:
 
         _no_malloc_trim()
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    save_experiment_config(cfg, out_dir)
     previous = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
     start = time.perf_counter()

@@ -31,13 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
 from ..errors import UsageError
 from .registry import register_experiment
-from .runner import run_jobs
+from .runner import run_jobs, save_experiment_config, variant_seed_jobs
 
 __all__ = ["OrthoBlockConfig", "VARIANTS", "OrthoMLP", "orthogonality_error", "train_job", "run"]
 
@@ -173,25 +172,9 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _make_jobs(cfg: OrthoBlockConfig, out_dir: Path) -> list[dict[str, Any]]:
-    unknown = [v for v in cfg.variants if v not in VARIANTS]
-    if unknown:
-        raise UsageError(f"variants: unknown {unknown}; known: {', '.join(VARIANTS)}")
-    if len(set(cfg.variants)) != len(cfg.variants):
-        raise UsageError(f"variants: duplicate entries {cfg.variants}")
     if any(h < 1 for h in cfg.hidden):
         raise UsageError(f"hidden: widths must be >= 1, got {cfg.hidden}")
-    return [
-        {
-            "label": v,
-            "variant": v,
-            "seed": seed,
-            "epochs": cfg.epochs,
-            "cfg": cfg.model_dump(mode="json"),
-            "run_dir": str(out_dir / "runs" / f"{v}_seed{seed}"),
-        }
-        for v in cfg.variants
-        for seed in cfg.seeds
-    ]
+    return variant_seed_jobs(cfg, out_dir, VARIANTS)
 
 
 @register_experiment(
@@ -210,8 +193,7 @@ def run(cfg: OrthoBlockConfig, out_dir: Path) -> Path:
     out_dir = Path(out_dir)
     jobs = _make_jobs(cfg, out_dir)
     load_splits(cfg.data_root, cfg.max_train)  # a bad data_root fails before anything is written
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    save_experiment_config(cfg, out_dir)
     start = time.perf_counter()
     results = run_jobs(train_job, jobs, workers=min(cfg.workers, len(jobs)), threads=cfg.threads)
     meta = {

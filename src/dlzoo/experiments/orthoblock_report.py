@@ -20,7 +20,7 @@ import yaml
 from ..report import Report
 from ..report.plots import _save, mean_band, plot_curves, plt
 from .findings import sample_std
-from .seed_compare import compare_seeds, mean_std_text
+from .seed_compare import compare_seeds, mean_std_text, t_test_table
 
 __all__ = ["summarize", "findings", "write_report", "mean_ortho", "test_split_caveat"]
 
@@ -268,22 +268,7 @@ def write_report(cfg: Any, results: Sequence[dict[str, Any]], meta: dict[str, An
         ),
         "Training curves: mean over seeds, band min..max.",
     )
-    if tests:
-        rep.heading("t-tests", level=3)
-        rep.table(
-            ["a", "b", "metric", "Welch p", "paired p", "significant (all p < 0.05)"],
-            [
-                [
-                    t["a"],
-                    t["b"],
-                    t["metric"],
-                    f"{t['welch']['p']:.3g}",
-                    "-" if t["paired"] is None else f"{t['paired']['p']:.3g}",
-                    str(t["significant"]),
-                ]
-                for t in tests
-            ],
-        )
+    t_test_table(rep, tests)
     rep.heading("Per-run results", level=3)
     rep.table(
         ["variant", "seed", "test acc %", "test loss", "||WW^T-I||_F final (per layer)", "wall time (s)"],

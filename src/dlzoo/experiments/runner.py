@@ -33,6 +33,8 @@ __all__ = [
     "diverged_record",
     "float_history",
     "scurve_record",
+    "save_experiment_config",
+    "variant_seed_jobs",
 ]
 
 JobFn = Callable[[dict[str, Any]], dict[str, Any]]
@@ -98,6 +100,34 @@ def scurve_record(model: torch.nn.Module, x: torch.Tensor, job: dict[str, Any]) 
         "scurve": {n: (v.x.numpy(), v.y.numpy()) for n, v in io.items()},
         "scurve_stats": {n: layer_stats(v) for n, v in io.items() if v.x.numel() >= 20},
     }
+
+
+def save_experiment_config(cfg: Any, out_dir: Path) -> None:
+    """Create ``out_dir`` and write the experiment's resolved config to ``out_dir/config.yaml`` (what
+    ``dlzoo experiment run --resume`` reads back)."""
+    import yaml
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+
+
+def variant_seed_jobs(cfg: Any, out_dir: Path, known: Sequence[str]) -> list[dict[str, Any]]:
+    """One job per (variant, seed) of ``cfg.variants`` x ``cfg.seeds`` (``cfg.epochs`` each), run directories
+    ``out_dir/runs/<variant>_seed<seed>``; unknown or duplicate variants raise :class:`UsageError`."""
+    from ..errors import UsageError
+
+    unknown = [v for v in cfg.variants if v not in known]
+    if unknown:
+        raise UsageError(f"variants: unknown {unknown}; known: {', '.join(known)}")
+    if len(set(cfg.variants)) != len(cfg.variants):
+        raise UsageError(f"variants: duplicate entries {cfg.variants}")
+    config = cfg.model_dump(mode="json")
+    return [
+        {"label": v, "variant": v, "seed": seed, "epochs": cfg.epochs, "cfg": config,
+         "run_dir": str(out_dir / "runs" / f"{v}_seed{seed}")}
+        for v in cfg.variants
+        for seed in cfg.seeds
+    ]
 
 
 def epochs_logged(run_dir: str | os.PathLike) -> tuple[int, float | None]:

@@ -20,7 +20,7 @@ from typing import Any
 from .findings import sample_std
 from .llm_norms_stats import TTest, paired_t_test, welch_t_test
 
-__all__ = ["Comparison", "compare_seeds", "mean_std_text", "LEVEL"]
+__all__ = ["Comparison", "compare_seeds", "mean_std_text", "t_test_table", "LEVEL"]
 
 LEVEL = 0.05
 
@@ -115,4 +115,19 @@ def compare_seeds(
         welch_t_test(list(a), list(b)),
         paired,
         higher_is_better,
+    )
+
+
+def t_test_table(rep: Any, tests: Sequence[dict[str, Any]]) -> None:
+    """A "t-tests" table in report ``rep`` of :meth:`Comparison.as_dict` rows (nothing when empty)."""
+    if not tests:
+        return
+    rep.heading("t-tests", level=3)
+    rep.table(
+        ["a", "b", "metric", "Welch p", "paired p", f"significant (all p < {LEVEL:g})"],
+        [
+            [t["a"], t["b"], t["metric"], f"{t['welch']['p']:.3g}",
+             "-" if t["paired"] is None else f"{t['paired']['p']:.3g}", str(t["significant"])]
+            for t in tests
+        ],
     )

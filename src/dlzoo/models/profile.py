@@ -6,8 +6,11 @@ Per sample, for each layer (the convention of torchvision's "GFLOPS" column and 
   transposed conv ``out_elements`` is replaced by the input elements times ``C_out / groups``
   (each input element is multiplied into one kernel slice per output channel of its group).
 * Linear: ``MACs = prod(out.shape[:-1]) * in_features * out_features``.
+* Complex conv / linear (:mod:`dlzoo.nn.complex`): the same count of complex multiply-accumulates
+  times 4 real MACs each (``(a + ib)(c + id)`` takes four real products), i.e. what the real-pair
+  block weight ``[[A, -B], [B, A]]`` costs.
 
-Norms, activations, pooling and attention matmuls outside Linear layers are not counted.
+Norms, activations, pooling, FFT filtering and attention matmuls outside Linear layers are not counted.
 The pass runs on the ``meta`` device when the model allows it (no memory, no compute).
 """
 
@@ -20,12 +23,14 @@ import torch
 from torch import nn
 
 from ..nn import Linear
+from ..nn.complex import ComplexConv2d, ComplexLinear
 from ..nn.conv import _ConvNd
 
 __all__ = ["count_macs"]
 
 _CONV_TYPES = (_ConvNd, nn.modules.conv._ConvNd)
 _LINEAR_TYPES = (Linear, nn.Linear)
+_COMPLEX_TYPES = (ComplexConv2d, ComplexLinear)
 
 
 def _layer_macs(module: nn.Module, inputs: tuple, output) -> int:
@@ -39,6 +44,10 @@ def _layer_macs(module: nn.Module, inputs: tuple, output) -> int:
         return output.numel() * (module.in_channels // module.groups) * kernel
     if isinstance(module, _LINEAR_TYPES):
         return (output.numel() // module.out_features) * module.in_features * module.out_features
+    if isinstance(module, ComplexConv2d):
+        return 4 * output.numel() * module.in_channels * module.kernel_size**2
+    if isinstance(module, ComplexLinear):
+        return 4 * (output.numel() // module.out_features) * module.in_features * module.out_features
     return 0
 
 
@@ -56,7 +65,7 @@ def count_macs(model: nn.Module, input_size: Sequence[int], batch_size: int = 1)
     def hook(module, inputs, output):
         total[0] += _layer_macs(module, inputs, output)
 
-    counted = _CONV_TYPES + _LINEAR_TYPES
+    counted = _CONV_TYPES + _LINEAR_TYPES + _COMPLEX_TYPES
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, counted)]
     was_training = model.training
     model.eval()
