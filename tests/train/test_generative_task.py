@@ -151,3 +151,30 @@ def test_rbm_run_reports_the_pseudo_log_likelihood_of_its_saved_model(tmp_path):
     want = saved.pseudo_log_likelihood(v).mean().item()
     assert result.test["pseudo_log_likelihood"] == pytest.approx(want, rel=1e-5)
     assert (result.run_dir / "plots" / "samples.png").is_file() and result.test["sample_count"] == 50
+
+
+def test_an_rbm_run_extended_by_resume_equals_the_uninterrupted_run(tmp_path):
+    """The PCD chains are in the checkpoint: with every batch full (drop_last) they persist across epochs,
+    and a 1-epoch run resumed to 2 epochs ends bitwise equal to the 2-epoch run (without the chains in the
+    checkpoint the resumed run restarts them at its first batch and differs)."""
+    from dlzoo.train.entry import resume
+
+    quick = ["data.kwargs.quality_samples=0", "data.batch_size=128", "data.drop_last=true"]
+    quick += ["checkpoint.every_epochs=1"]
+    full = train(_cfg("rbm", *quick, "train.epochs=2", f"output_dir={tmp_path / 'a'}"), progress=False)
+    first = train(_cfg("rbm", *quick, "train.epochs=1", f"output_dir={tmp_path / 'b'}"), progress=False)
+    again = resume(first.run_dir, progress=False, overrides=["train.epochs=2"])
+    assert [r["train_loss"] for r in again.history] == [r["train_loss"] for r in full.history]
+    assert again.test["pseudo_log_likelihood"] == full.test["pseudo_log_likelihood"]
+    for p, q in zip(full.model.state_dict().values(), again.model.state_dict().values()):
+        assert torch.equal(p, q)
+    assert again.model.chain.shape == (128, 64) and torch.equal(again.model.chain, full.model.chain)
+
+
+def test_a_checkpointed_pcd_chain_of_the_wrong_width_is_refused_in_one_line():
+    task = create_task(_cfg("rbm"))
+    model = task.build_model(task.build_data())
+    assert task.checkpoint_state(model)["pcd_chain"].shape == (0, 64)  # no step taken yet
+    with pytest.raises(UsageError, match=r"PCD chains must be \(B, 64\), got \(4, 63\)"):
+        task.load_checkpoint_state(model, {"pcd_chain": torch.zeros(4, 63)})
+    assert create_task(_cfg("vae")).checkpoint_state(model) == {}  # other generative models keep nothing

@@ -14,7 +14,8 @@ the schedule rebuilt for the new total.
 
 Reproducibility: the model is built right after seeding torch/numpy/python; the data order of epoch
 ``e`` is drawn from a generator seeded by ``(seed, e)``; a checkpoint stores weights, optimizer,
-scheduler, GradScaler, the position inside the epoch, the running epoch sums and every RNG state, so
+scheduler, GradScaler, the position inside the epoch, the running epoch sums, the task's own state
+(:meth:`~dlzoo.train.tasks.base.Task.checkpoint_state`, e.g. an RBM's PCD chains) and every RNG state, so
 a run killed at any point and resumed from its last checkpoint replays exactly the same arithmetic.
 """
 
@@ -191,6 +192,7 @@ class Trainer:
             "optimizer": optimizer or self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "rng": capture_rng_state(), "history": self.history, "total_steps": self.total_steps,
+            "task": self.task.checkpoint_state(self.model),
         }
 
     def _save(self) -> None:
@@ -253,6 +255,7 @@ class Trainer:
             self._rebuild_schedule(saved_total)
         self.sums = {k: float(v) for k, v in s["sums"].items()}
         self.history = list(s["history"])
+        self.task.load_checkpoint_state(self.model, s.get("task", {}))
         restore_rng_state(s["rng"])
 
     def _rebuild_schedule(self, saved_total: int) -> None:

@@ -75,6 +75,14 @@ class Task:
         """Zeroed running sums of one epoch (checkpointed; the trainer adds ``time``)."""
         return {"loss": 0.0, "count": 0.0}
 
+    def checkpoint_state(self, model: nn.Module) -> dict[str, Any]:
+        """State the task's steps carry between optimizer steps outside the model's ``state_dict`` and the
+        optimizer (e.g. an RBM's persistent chains); tensors and JSON values, stored in every checkpoint."""
+        return {}
+
+    def load_checkpoint_state(self, model: nn.Module, state: dict[str, Any]) -> None:
+        """Put back what :meth:`checkpoint_state` returned (``model`` is already on its device)."""
+
     def train_loss(self, model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, dict[str, float]]:
         """The mean training loss of one micro-batch and what to add to the epoch sums (``count``: the
         micro-batch's :meth:`sample_count`, ``loss`` is added by the trainer as ``value * count``)."""

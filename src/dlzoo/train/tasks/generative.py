@@ -31,8 +31,11 @@ Task settings live in ``data.kwargs`` (removed before the dataset is built): ``q
 ``cd_k`` / ``persistent`` (RBM training, default 1 / true).
 
 A GAN or an RBM trains in one process (their extra update and persistent chains are not data-parallel);
-``train.amp: fp16`` is refused for a GAN (the generator update has no loss scaler); PCD chains are not
-checkpointed, so a resumed RBM run restarts them from its next batch.
+``train.amp: fp16`` is refused for a GAN (the generator update has no loss scaler). The PCD chains are in
+every checkpoint (:meth:`GenerativeTask.checkpoint_state`; the GAN's generator needs nothing extra, its
+Adam state is in the trainer's one optimizer), so a resumed RBM run equals the uninterrupted one bit for
+bit on CPU. Chains are one per batch row and restart at the data when the batch size changes (the last,
+smaller batch of an epoch): ``data.drop_last: true`` keeps them across epochs.
 """
 
 from __future__ import annotations
@@ -240,6 +243,25 @@ class GenerativeTask(Task):
             clip_grad_norm_(params, self.cfg.train.grad_clip)
         optimizer.step()
         return {"g_loss": value * n, "g_count": float(n)}
+
+    def checkpoint_state(self, model: nn.Module) -> dict[str, Any]:
+        """An RBM trained by PCD: its chains (``chain``, ``(B, V)``; a non-persistent buffer, so not in the
+        model's ``state_dict``), so a resumed run continues them instead of restarting at its next batch."""
+        if not (self.is_rbm and self.settings["persistent"]):
+            return {}
+        return {"pcd_chain": _unwrap(model).chain}
+
+    def load_checkpoint_state(self, model: nn.Module, state: dict[str, Any]) -> None:
+        chain = state.get("pcd_chain")
+        if chain is None or not (self.is_rbm and self.settings["persistent"]):
+            return
+        m = _unwrap(model)
+        if not isinstance(chain, Tensor) or chain.dim() != 2 or chain.shape[1] != m.n_visible:
+            raise UsageError(
+                f"checkpoint: the RBM's PCD chains must be (B, {m.n_visible}), got "
+                f"{tuple(chain.shape) if isinstance(chain, Tensor) else type(chain).__name__}"
+            )
+        m.chain = chain.to(device=m.weight.device, dtype=m.weight.dtype)
 
     def epoch_metrics(self, sums: dict[str, float]) -> dict[str, Any]:
         out = {"train_loss": sums["loss"] / max(sums["count"], 1)}
