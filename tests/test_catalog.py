@@ -29,7 +29,11 @@ def test_check_reports_a_stale_catalog(tmp_path, capsys):
     assert catalog.main(["--root", str(tmp_path)]) == 0
     readme = (tmp_path / "README.md").read_text()
     assert "STALE-CATALOG-TEXT" not in readme and "`dlzoo.create_model`" in readme
-    assert (tmp_path / "docs" / "catalog.md").read_text().startswith("# Catalog")
+    page = (tmp_path / "docs" / "catalog.md").read_text()
+    assert page.startswith("# Catalog")
+    # MACs per sample at the card's input size: torchvision publishes 4.09 GFLOPS (= MACs) for resnet50
+    resnet50 = next(line for line in page.splitlines() if "| `resnet50` |" in line)
+    assert "| 4.09 G |" in resnet50, resnet50
     assert catalog.main(["--check", "--root", str(tmp_path)]) == 0
 
 

@@ -75,14 +75,27 @@ def _count(name: str) -> int | None:
     return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
 
 
+@functools.cache
+def _macs(name: str, input_size: tuple[int, ...]) -> int | None:
+    from .models.profile import macs_at_input_size
+
+    return macs_at_input_size(name, input_size)
+
+
 def _model_rows(registry: Registry) -> list[str]:
-    rows = ["| family | model | task | parameters | published | paper |", "|---|---|---|---:|---:|---|"]
+    from .models.profile import format_macs
+
+    rows = ["| family | model | task | parameters | published | MACs | paper |",
+            "|---|---|---|---:|---:|---:|---|"]
     for name in sorted(registry.names(), key=lambda n: (registry.card(n).family, n)):
         card = registry.card(name)
         count = _count(name)
         shown = f"{count:,}" if count is not None else "—"
         published = f"{card.reference_params:,}" if card.reference_params is not None else "—"
-        rows.append(f"| {card.family} | `{name}` | {card.task} | {shown} | {published} | {_link(card)} |")
+        macs = _macs(name, tuple(card.input_size)) if card.input_size else None
+        macs_shown = format_macs(macs) if macs is not None else "—"
+        rows.append(f"| {card.family} | `{name}` | {card.task} | {shown} | {published} | {macs_shown} "
+                    f"| {_link(card)} |")
     return rows
 
 
@@ -117,7 +130,8 @@ def catalog_markdown() -> str:
         "",
         "Generated from the registries by `dlzoo catalog`; every entry is tested. Model "
         "parameter counts are measured on the meta device; *published* is the card's reference count "
-        "(the whole-registry test checks they are equal).",
+        "(the whole-registry test checks they are equal); MACs are per sample at the card's input size (conv "
+        "and linear layers, `dlzoo.models.profile.count_macs`; — where a float input does not apply).",
         "",
     ]
     for title, registry in registries().items():

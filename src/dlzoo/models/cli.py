@@ -10,6 +10,7 @@ import sys
 
 from ..errors import UsageError
 from . import create_model, list_models, model_info
+from .profile import format_macs, macs_at_input_size
 
 
 def count_parameters(model) -> int:
@@ -67,21 +68,7 @@ def main(command: str, argv: list[str]) -> int:
         print(f"reference:  {card.reference_params:,} ({card.source}) — {status} the reference")
     if card.input_size:
         print(f"input size: {card.input_size}")
-        macs = _macs_or_none(argv[0], card.input_size)
+        macs = macs_at_input_size(argv[0], card.input_size)
         if macs is not None:
-            shown = f"{macs / 1e9:.2f} G" if macs >= 1e8 else f"{macs / 1e6:.2f} M"
-            print(f"MACs:       {shown} per sample (conv + linear)")
+            print(f"MACs:       {format_macs(macs)} per sample (conv + linear)")
     return 0
-
-
-def _macs_or_none(name: str, input_size) -> int | None:
-    """MACs of ``name`` at its default input size, built on the meta device; None where not countable."""
-    import torch
-
-    from .profile import count_macs
-
-    try:
-        with torch.device("meta"):
-            return count_macs(create_model(name), input_size)
-    except Exception:  # e.g. token-id models: a float dummy input does not apply
-        return None

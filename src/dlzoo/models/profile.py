@@ -26,7 +26,7 @@ from ..nn import Linear
 from ..nn.complex import ComplexConv2d, ComplexLinear
 from ..nn.conv import _ConvNd
 
-__all__ = ["count_macs"]
+__all__ = ["count_macs", "macs_at_input_size", "format_macs"]
 
 _CONV_TYPES = (_ConvNd, nn.modules.conv._ConvNd)
 _LINEAR_TYPES = (Linear, nn.Linear)
@@ -80,3 +80,20 @@ def count_macs(model: nn.Module, input_size: Sequence[int], batch_size: int = 1)
             h.remove()
         model.train(was_training)
     return total[0] // batch_size
+
+
+def macs_at_input_size(name: str, input_size: Sequence[int]) -> int | None:
+    """MACs per sample of registered model ``name`` at ``input_size`` (its card's default), built on the
+    meta device; None where a float dummy input does not apply (e.g. token-id or graph models)."""
+    from . import create_model
+
+    try:
+        with torch.device("meta"):
+            return count_macs(create_model(name), input_size)
+    except Exception:
+        return None
+
+
+def format_macs(macs: int) -> str:
+    """``"4.09 G"`` from 1e8 MACs up, ``"0.56 M"`` below."""
+    return f"{macs / 1e9:.2f} G" if macs >= 1e8 else f"{macs / 1e6:.2f} M"
