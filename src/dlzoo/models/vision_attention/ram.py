@@ -19,12 +19,15 @@ Hybrid loss (Sec. 4): reward ``R = 1[argmax logits == y]`` at the end of the epi
 (the REINFORCE estimator of eq. 2 with a baseline, the baseline trained by regression on R).
 
 In eval mode the policy's mean is used (deterministic). Shapes: input (N, C, H, W); logits (N, classes);
-``forward_features`` returns ``h_T`` (N, hidden_size).
+``forward_features`` returns ``h_T`` (N, hidden_size). In training mode ``forward(x)`` returns the episode's
+:class:`RAMTrace` (logits first, ``.loss(criterion, y)`` the hybrid loss with ``criterion`` in place of CE),
+the auxiliary-output contract of :func:`dlzoo.models._base.training_loss`, so ``dlzoo train`` drives it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import torch
@@ -77,16 +80,28 @@ class GlimpseSensor(nn.Module):
 
 class RAMTrace(NamedTuple):
     """One episode: logits (N, K), log pi of the sampled locations (N, T), baselines (N, T), locations
-    (N, T, 2) (the T-th location is sampled but not looked at, as in the paper's training)."""
+    (N, T, 2) (the T-th location is sampled but not looked at, as in the paper's training).
+
+    What ``forward(x)`` returns in training mode (the GoogLeNet / DiffPool output contract): the logits
+    lead, and :meth:`loss` is the hybrid objective, so the trainer's classification task trains it."""
 
     logits: Tensor
     log_probs: Tensor
     baselines: Tensor
     locations: Tensor
 
+    def loss(self, criterion: Callable[[Tensor, Tensor], Tensor], target: Tensor) -> Tensor:
+        """``criterion(logits, target) + REINFORCE + baseline MSE`` (Sec. 4); reward ``R = 1[argmax logits
+        == y]``, ``y`` the hard labels (the argmax of soft targets (N, K))."""
+        y = target.argmax(-1) if target.dim() == 2 else target
+        reward = (self.logits.detach().argmax(-1) == y).to(self.logits.dtype)  # (N,)
+        mse = (self.baselines - reward[:, None]).square().sum(-1).mean()
+        return criterion(self.logits, target) + reinforce_loss(self.log_probs, reward, self.baselines) + mse
+
 
 class RecurrentAttention(ClassifierMixin, nn.Module):
-    """RAM for small images; ``loss(x, y)`` is the hybrid objective, ``forward(x)`` the logits."""
+    """RAM for small images; ``loss(x, y)`` is the hybrid objective, ``forward(x)`` the logits (in training
+    mode the :class:`RAMTrace`, whose ``loss(criterion, y)`` is that objective with ``criterion`` for CE)."""
 
     classifier_name = "fc"
 
@@ -150,15 +165,14 @@ class RecurrentAttention(ClassifierMixin, nn.Module):
         """Hybrid loss: cross-entropy + REINFORCE (reward: correct class) + baseline MSE (Sec. 4)."""
         if self.num_classes == 0:
             raise ValueError("RecurrentAttention.loss: needs a classifier (num_classes > 0)")
-        _, trace = self.episode(x, generator)
-        reward = (trace.logits.argmax(-1) == y).to(trace.logits.dtype)  # (N,)
-        mse = (trace.baselines - reward[:, None]).square().sum(-1).mean()
-        ce = F.cross_entropy(trace.logits, y)
-        return ce + reinforce_loss(trace.log_probs, reward, trace.baselines) + mse
+        return self.episode(x, generator)[1].loss(F.cross_entropy, y)
 
-    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        """Logits (N, classes); with labels ``y`` (N,), the hybrid training loss (a scalar)."""
-        return self.forward_head(self.forward_features(x)) if y is None else self.loss(x, y)
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor | RAMTrace:
+        """Logits (N, classes) in eval mode, the episode's :class:`RAMTrace` (logits first) in training
+        mode; with labels ``y`` (N,), the hybrid training loss (a scalar)."""
+        if y is not None:
+            return self.loss(x, y)
+        return self.episode(x)[1] if self.training else self.forward_head(self.forward_features(x))
 
 
 @register_model(family="recurrent_attention", paper="Recurrent Models of Visual Attention", year=2014,

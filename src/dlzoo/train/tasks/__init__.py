@@ -12,9 +12,12 @@
   the RBM on images in [0, 1], the model's own objective, a sample grid and sample-quality scores.
 - ``tabular`` (:mod:`.tabular`): the shallow linear models on scikit-learn's embedded data sets, full-batch
   on the model's own (scikit-learn-scaled) objective, accuracy, and scikit-learn's fit of the same objective.
+- ``reconstruction`` (:mod:`.reconstruction`): autoencoders on flattened images, squared reconstruction
+  error, and scikit-learn PCA's error and principal angles to its subspace.
 
 The task follows from the model, then from ``data.name``: a model whose card ``task`` is ``generative`` or
-``energy`` means generative modelling, ``tabular-classification`` the tabular task; otherwise a text corpus
+``energy`` means generative modelling, ``tabular-classification`` the tabular task, ``reconstruction`` the
+reconstruction task; otherwise a text corpus
 means language modelling, a graph / regression dataset its task, anything else classification.
 """
 
@@ -36,6 +39,7 @@ def is_text_data(name: str) -> bool:
 def task_name(cfg: TrainConfig) -> str:
     from .generative import is_generative_model
     from .graph import GRAPH_DATA
+    from .reconstruction import is_reconstruction_model
     from .regression import REGRESSION_DATA
     from .tabular import is_tabular_model
 
@@ -43,6 +47,8 @@ def task_name(cfg: TrainConfig) -> str:
         return "generative"
     if is_tabular_model(cfg.model.name):
         return "tabular"
+    if is_reconstruction_model(cfg.model.name):
+        return "reconstruction"
     if cfg.data.name in GRAPH_DATA:
         return "graph"
     if cfg.data.name in REGRESSION_DATA:
@@ -68,6 +74,10 @@ def create_task(cfg: TrainConfig) -> Task:
         from .tabular import TabularTask
 
         return TabularTask(cfg)
+    if task_name(cfg) == "reconstruction":
+        from .reconstruction import ReconstructionTask
+
+        return ReconstructionTask(cfg)
     if task_name(cfg) == "regression":
         from .regression import RegressionTask
 
