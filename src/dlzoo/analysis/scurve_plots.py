@@ -85,7 +85,7 @@ def plot_norm_maps(
         fig.suptitle(title, fontsize=10)
     fig.supxlabel("norm input x", fontsize=9)
     fig.supylabel("norm output y (before the affine)", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))  # 0.3 in on top for the title
     return _save(fig, path)
 
 
