@@ -95,5 +95,7 @@ def macs_at_input_size(name: str, input_size: Sequence[int]) -> int | None:
 
 
 def format_macs(macs: int) -> str:
-    """``"4.09 G"`` from 1e8 MACs up, ``"0.56 M"`` below."""
-    return f"{macs / 1e9:.2f} G" if macs >= 1e8 else f"{macs / 1e6:.2f} M"
+    """``"4.09 G"`` from 1e8 MACs up, ``"0.56 M"`` from 1e5, the exact count (``"1,024"``) below."""
+    if macs >= 1e8:
+        return f"{macs / 1e9:.2f} G"
+    return f"{macs / 1e6:.2f} M" if macs >= 1e5 else f"{macs:,}"
