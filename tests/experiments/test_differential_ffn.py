@@ -156,3 +156,29 @@ def test_bad_config_is_a_usage_error(capsys, tmp_path, override, message):
     code = dlzoo_main(["experiment", "run", "differential-ffn", f"output_dir={tmp_path}", override])
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_diverged_run_is_reported_and_left_out_of_the_means(tmp_path):
+    """lr 1e12: SwiGLU's product of two linear maps overflows (non-finite loss at epoch 2), DifferentialFFN
+    (LayerNorm, sigmoid gates) stays finite; the experiment finishes and reports the diverged run."""
+    tiny = ["seeds=[0]", "common_stds=[0]", "epochs=2", "num_train=64", "num_val=32", "num_test=100"]
+    tiny += ["models=[differential_ffn,swiglu]", "hidden=8"]
+    code = dlzoo_main(["experiment", "run", "differential-ffn", f"output_dir={tmp_path}", *tiny, "lr=1e12"])
+    assert code == 0
+    (run_dir,) = (tmp_path / "differential-ffn").iterdir()
+    results = json.loads((run_dir / "results.json").read_text())
+    md = (run_dir / "report.md").read_text()
+    bad = next(r for r in results["runs"] if r["model"] == "swiglu")
+    good = next(r for r in results["runs"] if r["model"] == "differential_ffn")
+    assert bad["diverged"] and "training diverged: the loss is" in bad["error"] and "test_acc" not in bad
+    assert "diverged" not in good and results["meta"]["diverged"] == [bad["run_dir"]]
+    assert list(results["summary"]) == ["differential_ffn"]  # left out of the means
+    assert results["summary"]["differential_ffn"]["0"]["acc_mean"] == good["test_acc"]
+    assert results["meta"]["params"]["swiglu"] == bad["params"] > 0
+    assert "| swiglu | 0 | 0 | diverged |" in md
+    assert "1 of 2 runs diverged (non-finite training loss) and are left out of every mean" in md
+    assert "swiglu sigma_c=0 seed 0 (training diverged" in md
+    with pytest.raises(RuntimeError, match=r"differential-ffn: every run diverged \(2 of 2\)"):
+        dlzoo_main(
+            ["experiment", "run", "differential-ffn", f"output_dir={tmp_path / 'b'}", *tiny, "lr=1e20"]
+        )

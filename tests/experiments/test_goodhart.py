@@ -128,3 +128,40 @@ def test_bad_config_is_a_usage_error(capsys, tmp_path, override, message):
     code = dlzoo_main(["experiment", "run", "goodhart", f"output_dir={tmp_path}", override])
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_diverged_seed_is_reported_and_left_out_of_the_means(tmp_path, monkeypatch):
+    """Seed 1 trains at lr 1e18 (its loss becomes non-finite in the first epoch; one lr diverges every
+    variant here, so the huge lr is given to one seed's jobs only), seed 0 at the configured lr."""
+    from dlzoo.experiments import tensor_fit
+
+    real = tensor_fit.fit
+
+    def fit_seed1_huge_lr(*args, **kwargs):
+        return real(*args, **{**kwargs, "lr": 1e18 if kwargs["seed"] == 1 else kwargs["lr"]})
+
+    monkeypatch.setattr(tensor_fit, "fit", fit_seed1_huge_lr)
+    torch.set_num_threads(1)
+    args = [
+        "experiment",
+        "run",
+        "goodhart",
+        f"output_dir={tmp_path}",
+        "seeds=[0,1]",
+        "epochs=1",
+        "hidden=[16]",
+    ]
+    assert dlzoo_main([*args, "variants=[cross_entropy,goodhart]"]) == 0
+    (run_dir,) = (tmp_path / "goodhart").iterdir()
+    results = json.loads((run_dir / "results.json").read_text())
+    md = (run_dir / "report.md").read_text()
+    assert sorted((r["variant"], r["seed"]) for r in results["runs"] if r.get("diverged")) == [
+        ("cross_entropy", 1),
+        ("goodhart", 1),
+    ]
+    for v in ("cross_entropy", "goodhart"):
+        (good,) = [r for r in results["runs"] if r["variant"] == v and not r.get("diverged")]
+        s = results["summary"][v]
+        assert s["n"] == 1 and s["seeds"] == [0] and s["test_acc_random_mean"] == good["test_acc_random"]
+        assert f"| {v} | 1 | diverged |" in md
+    assert "2 of 4 runs diverged (non-finite training loss) and are left out of every mean" in md

@@ -201,3 +201,22 @@ def test_bad_config_is_a_usage_error(capsys, tmp_path, override, message):
     code = dlzoo_main(["experiment", "run", "mdn-forecast", f"output_dir={tmp_path}", override])
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_diverged_runs_are_reported_and_left_out_of_the_means(tmp_path):
+    """lr 3e4: both mixture-density heads reach a non-finite NLL in the first epoch, the MSE regression
+    stays finite; the report lists the two as diverged and summarises the third."""
+    tiny = ["seeds=[0]", "length=400", "epochs=2", "components=[1,2]", "hidden=8", "window=4"]
+    code = dlzoo_main(["experiment", "run", "mdn-forecast", f"output_dir={tmp_path}", *tiny, "lr=3e4"])
+    assert code == 0
+    (run_dir,) = (tmp_path / "mdn-forecast").iterdir()
+    results = json.loads((run_dir / "results.json").read_text())
+    md = (run_dir / "report.md").read_text()
+    bad = [r for r in results["runs"] if r.get("diverged")]
+    assert sorted(r["label"] for r in bad) == ["gaussian (K=1)", "mdn (K=2)"]
+    assert all("training diverged: the loss is" in r["error"] and "nll" not in r for r in bad)
+    assert sorted(results["summary"]) == ["mse regression", "oracle (true predictive)"]
+    (good,) = [r for r in results["runs"] if not r.get("diverged")]
+    assert results["summary"]["mse regression"]["nll_mean"] == good["nll"]
+    assert "| gaussian (K=1) | 0 | diverged |" in md and "| mdn (K=2) | 0 | diverged |" in md
+    assert "2 of 3 runs diverged (non-finite training loss) and are left out of every mean" in md

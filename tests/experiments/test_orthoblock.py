@@ -147,3 +147,29 @@ def test_bad_config_is_a_usage_error(capsys, tmp_path, override, message):
     code = dlzoo_main(["experiment", "run", "orthoblock", f"output_dir={tmp_path}", override])
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_diverged_runs_are_reported_and_left_out_of_the_means(tmp_path):
+    """lr 1e12: both OrthoBlock variants reach a non-finite loss in the first epoch, the dense MLP stays
+    finite; the experiment finishes and reports the two as diverged."""
+    torch.set_num_threads(1)
+    args = [
+        "experiment",
+        "run",
+        "orthoblock",
+        f"output_dir={tmp_path}",
+        "seeds=[0]",
+        "epochs=1",
+        "hidden=[16]",
+    ]
+    assert dlzoo_main([*args, "lr=1e12"]) == 0
+    (run_dir,) = (tmp_path / "orthoblock").iterdir()
+    results = json.loads((run_dir / "results.json").read_text())
+    md = (run_dir / "report.md").read_text()
+    bad = sorted(r["variant"] for r in results["runs"] if r.get("diverged"))
+    assert bad == ["orthoblock", "orthoblock_nopenalty"] and list(results["summary"]) == ["dense"]
+    (good,) = [r for r in results["runs"] if not r.get("diverged")]
+    assert results["summary"]["dense"]["acc_mean"] == good["test_acc"]
+    assert set(results["meta"]["params"]) == {"dense", "orthoblock", "orthoblock_nopenalty"}
+    assert "| orthoblock | 0 | diverged |" in md and "| orthoblock_nopenalty | 0 | diverged |" in md
+    assert "2 of 3 runs diverged (non-finite training loss) and are left out of every mean" in md

@@ -29,6 +29,7 @@ common-mode gain ``E||f(x + delta 1/sqrt(d)) - f(x)|| / E||f(x + delta v) - f(x)
 vectors orthogonal to ``1_d``; below 1: the model is less sensitive to the common mode than to feature
 differences), and a reference decoder that knows ``A``, ``sigma_c`` and ``sigma_n``: the quadrant of the
 Gaussian posterior mean ``E[s | x] = A^T (A A^T + sigma_c^2 1 1^T + sigma_n^2 I)^-1 x``.
+A run whose training loss becomes non-finite is reported as diverged and left out of the means and tests.
 
     dlzoo experiment run differential-ffn seeds=[0,1] common_stds=[0,10] epochs=20
 """
@@ -212,7 +213,7 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
     """Train one (model, sigma_c, seed); return JSON-able results."""
     import torch.nn.functional as F
 
-    from .tensor_fit import fit
+    from .tensor_fit import FitDiverged, diverged_result, fit
 
     cfg = DifferentialFFNConfig.model_validate(job["cfg"])
     data = common_mode_task(
@@ -237,17 +238,21 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
             "val_acc": float((logits.argmax(1) == data.y["val"]).float().mean()),
         }
 
-    res = fit(
-        model,
-        loss_fn,
-        (data.x["train"], data.y["train"]),
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
-        seed=job["seed"],
-        evaluate=evaluate,
-    )
+    try:
+        res = fit(
+            model,
+            loss_fn,
+            (data.x["train"], data.y["train"]),
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            lr=cfg.lr,
+            weight_decay=cfg.weight_decay,
+            seed=job["seed"],
+            evaluate=evaluate,
+        )
+    except FitDiverged as err:  # a result to report, not a crash
+        known = {"model": job["model"], "common_std": job["common_std"], "params": param_count(model)}
+        return diverged_result(job, err, **known)
     with torch.no_grad():
         logits = model(data.x["test"])
     return {
@@ -300,6 +305,7 @@ def _make_jobs(cfg: DifferentialFFNConfig, out_dir: Path) -> list[dict[str, Any]
 def run(cfg: DifferentialFFNConfig, out_dir: Path) -> Path:
     """Train every (model, sigma_c, seed), then write ``results.json``, ``plots/`` and the report."""
     from .differential_ffn_report import write_report
+    from .tensor_fit import require_finished
 
     out_dir = Path(out_dir)
     if any(cs < 0 for cs in cfg.common_stds):
@@ -308,10 +314,12 @@ def run(cfg: DifferentialFFNConfig, out_dir: Path) -> Path:
     save_experiment_config(cfg, out_dir)
     start = time.perf_counter()
     results = run_jobs(train_job, jobs, workers=min(cfg.workers, len(jobs)), threads=cfg.threads)
+    require_finished("differential-ffn", results)
     meta = {
         "total_wall_time": time.perf_counter() - start,
         "num_runs": len(jobs),
         "params": {r["model"]: r["params"] for r in results},
+        "diverged": [r["run_dir"] for r in results if r.get("diverged")],
     }
     report = write_report(cfg, results, meta, out_dir)
     payload = {"meta": meta, **report, "runs": results}

@@ -20,6 +20,7 @@ from ..report import Report
 from ..report.plots import _save, plot_curves, plt
 from .findings import sample_std
 from .seed_compare import compare_seeds, mean_std_text
+from .tensor_fit import diverged_sentence, per_run_row, split_diverged
 
 __all__ = ["summarize", "findings", "write_report"]
 
@@ -208,10 +209,15 @@ def _plot_sweep(
 
 
 def write_report(cfg: Any, results: Sequence[dict[str, Any]], meta: dict[str, Any], out_dir: Path) -> dict:
-    """Write plots and ``report.md``/``report.html``; return the numeric summary for ``results.json``."""
+    """Write plots and ``report.md``/``report.html``; return the numeric summary for ``results.json``
+    (diverged runs are listed, and left out of every mean, test and figure)."""
     plots = out_dir / "plots"
+    every, results = results, split_diverged(results)[0]
     summary = summarize(results)
     paragraphs, tests = findings(summary, cfg.num_test)
+    note = diverged_sentence(every)
+    if note:
+        paragraphs.insert(1, note)
     rep = Report("DifferentialFFN vs MLP / SwiGLU under common-mode noise")
     rep.paragraph(
         f"Task (seeded, regenerated per seed): x = A s + c 1 + sigma_n e with s ~ N(0, I_2), "
@@ -298,29 +304,32 @@ def write_report(cfg: Any, results: Sequence[dict[str, Any]], meta: dict[str, An
     for r in results:
         if f"{r['common_std']:g}" == hi:
             groups.setdefault(r["model"], []).append(r["history"])
-    rep.figure(
-        plot_curves(
-            groups,
-            [("train_loss", "train loss"), ("val_acc", "val accuracy")],
-            plots / "curves.png",
-            title=f"sigma_c = {hi}",
-        ),
-        f"Training curves at sigma_c = {hi}: mean over seeds, band min..max.",
-    )
+    if groups:  # empty when every run at the largest sigma_c diverged
+        rep.figure(
+            plot_curves(
+                groups,
+                [("train_loss", "train loss"), ("val_acc", "val accuracy")],
+                plots / "curves.png",
+                title=f"sigma_c = {hi}",
+            ),
+            f"Training curves at sigma_c = {hi}: mean over seeds, band min..max.",
+        )
     rep.heading("Per-run results", level=3)
+    head = ["model", "sigma_c", "seed", "test acc %", "test loss", "common-mode gain", "wall time (s)"]
+
+    def cells(r: dict[str, Any]) -> list[str]:
+        return [
+            f"{100 * r['test_acc']:.2f}",
+            f"{r['test_loss']:.4f}",
+            f"{r['common_mode_gain']:.3f}",
+            f"{r['wall_time']:.2f}",
+        ]
+
     rep.table(
-        ["model", "sigma_c", "seed", "test acc %", "test loss", "common-mode gain", "wall time (s)"],
+        head,
         [
-            [
-                r["model"],
-                f"{r['common_std']:g}",
-                str(r["seed"]),
-                f"{100 * r['test_acc']:.2f}",
-                f"{r['test_loss']:.4f}",
-                f"{r['common_mode_gain']:.3f}",
-                f"{r['wall_time']:.2f}",
-            ]
-            for r in results
+            per_run_row(r, [r["model"], f"{r['common_std']:g}", str(r["seed"])], cells, len(head))
+            for r in every
         ],
     )
     rep.heading("Configuration")

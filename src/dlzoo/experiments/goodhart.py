@@ -139,7 +139,7 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
     from ..losses import GoodhartAwareLoss
     from ..models.mlp import MlpClassifier
     from .image_splits import load_splits
-    from .tensor_fit import fit
+    from .tensor_fit import FitDiverged, diverged_result, fit
 
     cfg = GoodhartConfig.model_validate(job["cfg"])
     splits = load_splits(cfg.data_root, cfg.max_train)
@@ -173,17 +173,20 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
             "val_acc_random": acc(m, "val_random"),
         }
 
-    res = fit(
-        model,
-        lambda m, x, y: criterion(m(x), y),
-        data["train"],
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
-        seed=job["seed"],
-        evaluate=evaluate,
-    )
+    try:
+        res = fit(
+            model,
+            lambda m, x, y: criterion(m(x), y),
+            data["train"],
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            lr=cfg.lr,
+            weight_decay=cfg.weight_decay,
+            seed=job["seed"],
+            evaluate=evaluate,
+        )
+    except FitDiverged as err:  # a result to report, not a crash
+        return diverged_result(job, err, variant=job["variant"])
     with torch.no_grad():
         probs = model(data["test_present"][0]).softmax(1)
         out = {f"test_acc_{c}": acc(model, f"test_{c}") for c in ("present", "random")}
@@ -234,6 +237,7 @@ def _make_jobs(cfg: GoodhartConfig, out_dir: Path) -> list[dict[str, Any]]:
 def run(cfg: GoodhartConfig, out_dir: Path) -> Path:
     """Train every (variant, seed), then write ``results.json``, ``plots/`` and the report."""
     from .goodhart_report import write_report
+    from .tensor_fit import require_finished
 
     out_dir = Path(out_dir)
     jobs = _make_jobs(cfg, out_dir)
@@ -241,12 +245,14 @@ def run(cfg: GoodhartConfig, out_dir: Path) -> Path:
     save_experiment_config(cfg, out_dir)
     start = time.perf_counter()
     results = run_jobs(train_job, jobs, workers=min(cfg.workers, len(jobs)), threads=cfg.threads)
+    ok = require_finished("goodhart", results)
     meta = {
         "total_wall_time": time.perf_counter() - start,
         "num_runs": len(jobs),
         "cue_only_acc": oracle,
-        "num_test": results[0]["num_test"],
-        "num_train": results[0]["num_train"],
+        "num_test": ok[0]["num_test"],
+        "num_train": ok[0]["num_train"],
+        "diverged": [r["run_dir"] for r in results if r.get("diverged")],
     }
     report = write_report(cfg, results, meta, out_dir)
     payload = {"meta": meta, **report, "runs": results}

@@ -122,13 +122,19 @@ def _plot_accuracy(summary: dict[str, dict[str, Any]], oracle: dict[str, float],
 
 
 def write_report(cfg: Any, results: Sequence[dict[str, Any]], meta: dict[str, Any], out_dir: Path) -> dict:
-    """Write plots and ``report.md``/``report.html``; return the numeric summary for ``results.json``."""
+    """Write plots and ``report.md``/``report.html``; return the numeric summary for ``results.json``
+    (diverged runs are listed, and left out of every mean, test and figure)."""
     from .image_splits import dataset_name
+    from .tensor_fit import diverged_sentence, per_run_row, split_diverged
 
     plots = out_dir / "plots"
     dataset = dataset_name(cfg.data_root)
+    every, results = results, split_diverged(results)[0]
     summary = summarize(results)
     paragraphs, tests = findings(summary, meta, cfg.cue_p)
+    note = diverged_sentence(every)
+    if note:
+        paragraphs.insert(0, note)
     rep = Report(f"GoodhartAwareLoss vs cross-entropy with a planted spurious cue on {dataset}")
     rep.paragraph(
         f"Each image gets an extra channel holding one bright patch whose position encodes a class (the "
@@ -192,20 +198,17 @@ def write_report(cfg: Any, results: Sequence[dict[str, Any]], meta: dict[str, An
     )
     t_test_table(rep, tests)
     rep.heading("Per-run results", level=3)
-    rep.table(
-        ["variant", "seed", "test acc % present", "test acc % random", "gap", "wall time (s)"],
-        [
-            [
-                r["variant"],
-                str(r["seed"]),
-                f"{100 * r['test_acc_present']:.2f}",
-                f"{100 * r['test_acc_random']:.2f}",
-                f"{100 * r['gap']:.2f}",
-                f"{r['wall_time']:.2f}",
-            ]
-            for r in results
-        ],
-    )
+    head = ["variant", "seed", "test acc % present", "test acc % random", "gap", "wall time (s)"]
+
+    def cells(r: dict[str, Any]) -> list[str]:
+        return [
+            f"{100 * r['test_acc_present']:.2f}",
+            f"{100 * r['test_acc_random']:.2f}",
+            f"{100 * r['gap']:.2f}",
+            f"{r['wall_time']:.2f}",
+        ]
+
+    rep.table(head, [per_run_row(r, [r["variant"], str(r["seed"])], cells, len(head)) for r in every])
     rep.heading("Configuration")
     rep.pre(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False).strip())
     rep.write(out_dir)

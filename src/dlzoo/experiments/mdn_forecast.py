@@ -231,7 +231,7 @@ def _density_indices(log_w: Tensor, count: int) -> list[int]:
 def train_job(job: dict[str, Any]) -> dict[str, Any]:
     """Train one (variant, seed) and score it (and the oracle) on the test steps."""
     from ..losses.mdn import mdn_nll
-    from .tensor_fit import fit
+    from .tensor_fit import FitDiverged, diverged_result, fit
 
     cfg = MDNForecastConfig.model_validate(job["cfg"])
     x, _ = regime_series(cfg.length, cfg.ar, cfg.shift, cfg.noise_std, cfg.switch_prob, job["seed"])
@@ -251,17 +251,20 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
     def evaluate(m: nn.Module) -> dict[str, float]:
         return {"val_loss": float(loss_fn(m, xv, yv))}
 
-    res = fit(
-        model,
-        loss_fn,
-        (inputs[split["train"]], targets[split["train"]]),
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
-        seed=job["seed"],
-        evaluate=evaluate,
-    )
+    try:
+        res = fit(
+            model,
+            loss_fn,
+            (inputs[split["train"]], targets[split["train"]]),
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            lr=cfg.lr,
+            weight_decay=cfg.weight_decay,
+            seed=job["seed"],
+            evaluate=evaluate,
+        )
+    except FitDiverged as err:  # a result to report, not a crash
+        return diverged_result(job, err, components=job["components"])
     point_std = None
     with torch.no_grad():
         if job["components"] is None:
@@ -311,6 +314,7 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
 def run(cfg: MDNForecastConfig, out_dir: Path) -> Path:
     """Train every (variant, seed), then write ``results.json``, ``plots/`` and the report."""
     from .mdn_forecast_report import write_report
+    from .tensor_fit import require_finished
 
     out_dir = Path(out_dir)
     variants = _variants(cfg)
@@ -334,7 +338,12 @@ def run(cfg: MDNForecastConfig, out_dir: Path) -> Path:
     save_experiment_config(cfg, out_dir)
     start = time.perf_counter()
     results = run_jobs(train_job, jobs, workers=min(cfg.workers, len(jobs)), threads=cfg.threads)
-    meta = {"total_wall_time": time.perf_counter() - start, "num_runs": len(jobs)}
+    require_finished("mdn-forecast", results)
+    meta = {
+        "total_wall_time": time.perf_counter() - start,
+        "num_runs": len(jobs),
+        "diverged": [r["run_dir"] for r in results if r.get("diverged")],
+    }
     report = write_report(cfg, results, meta, out_dir)
     payload = {"meta": meta, **report, "runs": results}
     (out_dir / "results.json").write_text(json.dumps(payload, indent=1, allow_nan=True))

@@ -27,6 +27,7 @@ from ..report import Report
 from ..report.plots import _save, plot_curves, plt
 from .findings import sample_std
 from .seed_compare import compare_seeds, mean_std_text
+from .tensor_fit import diverged_sentence, per_run_row, split_diverged
 
 __all__ = ["summarize", "coverage_z", "findings", "write_report", "KS_CRIT"]
 
@@ -218,12 +219,17 @@ def _plot_densities(results: Sequence[dict[str, Any]], path: Path) -> Path | Non
 
 
 def write_report(cfg: Any, results: Sequence[dict[str, Any]], meta: dict[str, Any], out_dir: Path) -> dict:
-    """Write plots and ``report.md``/``report.html``; return the numeric summary for ``results.json``."""
+    """Write plots and ``report.md``/``report.html``; return the numeric summary for ``results.json``
+    (diverged runs are listed, and left out of every mean, test and figure)."""
     plots = out_dir / "plots"
     levels = [float(lv) for lv in cfg.levels]
+    every, results = results, split_diverged(results)[0]
     num_test = results[0]["num_test"]
     summary = summarize(results, levels)
     paragraphs, tests = findings(summary, levels, num_test)
+    note = diverged_sentence(every)
+    if note:
+        paragraphs.insert(0, note)
     rep = Report("MDN forecasting of a regime-switching series: NLL and interval calibration")
     rep.paragraph(
         f"Series (one per seed, {cfg.length} steps): x_t = a x_(t-1) + m_(r_t) + sigma e_t with "
@@ -292,17 +298,17 @@ def write_report(cfg: Any, results: Sequence[dict[str, Any]], meta: dict[str, An
             "Training curves of the NLL-trained heads: mean over seeds, band min..max.",
         )
     rep.heading("Per-run results", level=3)
-    rep.table(
-        ["variant", "seed", "test NLL", "oracle NLL", "RMSE"]
-        + [f"cover {100 * lv:g}%" for lv in levels]
-        + ["PIT KS", "wall time (s)"],
-        [
-            [r["label"], str(r["seed"]), f"{r['nll']:.4f}", f"{r['oracle']['nll']:.4f}", f"{r['rmse']:.4f}"]
+    head = ["variant", "seed", "test NLL", "oracle NLL", "RMSE"]
+    head += [f"cover {100 * lv:g}%" for lv in levels] + ["PIT KS", "wall time (s)"]
+
+    def cells(r: dict[str, Any]) -> list[str]:
+        return (
+            [f"{r['nll']:.4f}", f"{r['oracle']['nll']:.4f}", f"{r['rmse']:.4f}"]
             + [f"{100 * r['coverage'][str(lv)]:.2f}" for lv in levels]
             + [f"{r['ks']:.4f}", f"{r['wall_time']:.1f}"]
-            for r in results
-        ],
-    )
+        )
+
+    rep.table(head, [per_run_row(r, [r["label"], str(r["seed"])], cells, len(head)) for r in every])
     rep.heading("Configuration")
     rep.pre(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False).strip())
     rep.write(out_dir)

@@ -115,7 +115,7 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
     import torch.nn.functional as F
 
     from .image_splits import load_splits
-    from .tensor_fit import fit
+    from .tensor_fit import FitDiverged, diverged_result, fit
 
     cfg = OrthoBlockConfig.model_validate(job["cfg"])
     splits = load_splits(cfg.data_root, cfg.max_train)
@@ -138,17 +138,21 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
         }
 
     init = ortho()
-    res = fit(
-        model,
-        loss_fn,
-        (splits.train.x, splits.train.y),
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
-        seed=job["seed"],
-        evaluate=evaluate,
-    )
+    try:
+        res = fit(
+            model,
+            loss_fn,
+            (splits.train.x, splits.train.y),
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            lr=cfg.lr,
+            weight_decay=cfg.weight_decay,
+            seed=job["seed"],
+            evaluate=evaluate,
+        )
+    except FitDiverged as err:  # a result to report, not a crash
+        known = {"variant": job["variant"], "params": sum(p.numel() for p in model.parameters())}
+        return diverged_result(job, err, **known)
     with torch.no_grad():
         logits = model(splits.test.x)
     run_dir = Path(job["run_dir"])
@@ -189,6 +193,7 @@ def run(cfg: OrthoBlockConfig, out_dir: Path) -> Path:
     """Train every (variant, seed), then write ``results.json``, ``plots/`` and the report."""
     from .image_splits import load_splits
     from .orthoblock_report import write_report
+    from .tensor_fit import require_finished
 
     out_dir = Path(out_dir)
     jobs = _make_jobs(cfg, out_dir)
@@ -196,12 +201,14 @@ def run(cfg: OrthoBlockConfig, out_dir: Path) -> Path:
     save_experiment_config(cfg, out_dir)
     start = time.perf_counter()
     results = run_jobs(train_job, jobs, workers=min(cfg.workers, len(jobs)), threads=cfg.threads)
+    ok = require_finished("orthoblock", results)
     meta = {
         "total_wall_time": time.perf_counter() - start,
         "num_runs": len(jobs),
         "params": {r["variant"]: r["params"] for r in results},
-        "num_test": results[0]["num_test"],
-        "num_train": results[0]["num_train"],
+        "num_test": ok[0]["num_test"],
+        "num_train": ok[0]["num_train"],
+        "diverged": [r["run_dir"] for r in results if r.get("diverged")],
     }
     report = write_report(cfg, results, meta, out_dir)
     payload = {"meta": meta, **report, "runs": results}

@@ -202,13 +202,19 @@ def _plot_accuracy(summary: dict[str, dict[str, Any]], path: Path) -> Path:
 
 
 def write_report(cfg: Any, results: Sequence[dict[str, Any]], meta: dict[str, Any], out_dir: Path) -> dict:
-    """Write plots and ``report.md``/``report.html``; return the numeric summary for ``results.json``."""
+    """Write plots and ``report.md``/``report.html``; return the numeric summary for ``results.json``
+    (diverged runs are listed, and left out of every mean, test and figure)."""
     from .image_splits import dataset_name
+    from .tensor_fit import diverged_sentence, per_run_row, split_diverged
 
     plots = out_dir / "plots"
     dataset = dataset_name(cfg.data_root)
+    every, results = results, split_diverged(results)[0]
     summary = summarize(results)
     paragraphs, tests = findings(summary, meta["num_test"], dataset)
+    note = diverged_sentence(every)
+    if note:
+        paragraphs.insert(0, note)
     rep = Report(f"OrthoBlock vs dense layers in an MLP on {dataset}")
     rep.paragraph(
         f"MLP: flatten -> hidden widths {cfg.hidden} -> Linear head, ReLU. dense = Linear -> ReLU; "
@@ -270,20 +276,17 @@ def write_report(cfg: Any, results: Sequence[dict[str, Any]], meta: dict[str, An
     )
     t_test_table(rep, tests)
     rep.heading("Per-run results", level=3)
-    rep.table(
-        ["variant", "seed", "test acc %", "test loss", "||WW^T-I||_F final (per layer)", "wall time (s)"],
-        [
-            [
-                r["variant"],
-                str(r["seed"]),
-                f"{100 * r['test_acc']:.2f}",
-                f"{r['test_loss']:.4f}",
-                ", ".join(f"{e:.3f}" for e in r["ortho_final"].values()),
-                f"{r['wall_time']:.2f}",
-            ]
-            for r in results
-        ],
-    )
+    head = ["variant", "seed", "test acc %", "test loss", "||WW^T-I||_F final (per layer)", "wall time (s)"]
+
+    def cells(r: dict[str, Any]) -> list[str]:
+        return [
+            f"{100 * r['test_acc']:.2f}",
+            f"{r['test_loss']:.4f}",
+            ", ".join(f"{e:.3f}" for e in r["ortho_final"].values()),
+            f"{r['wall_time']:.2f}",
+        ]
+
+    rep.table(head, [per_run_row(r, [r["variant"], str(r["seed"])], cells, len(head)) for r in every])
     rep.heading("Configuration")
     rep.pre(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False).strip())
     rep.write(out_dir)
