@@ -14,10 +14,12 @@
   on the model's own (scikit-learn-scaled) objective, accuracy, and scikit-learn's fit of the same objective.
 - ``reconstruction`` (:mod:`.reconstruction`): autoencoders on flattened images, squared reconstruction
   error, and scikit-learn PCA's error and principal angles to its subspace.
+- ``word-embedding`` (:mod:`.word_embedding`): word2vec (skip-gram / CBOW, negative sampling) on a text
+  corpus, held-out Eq. 4 loss and true-vs-noise pair AUC, nearest neighbours in ``neighbors.json``.
 
 The task follows from the model, then from ``data.name``: a model whose card ``task`` is ``generative`` or
 ``energy`` means generative modelling, ``tabular-classification`` the tabular task, ``reconstruction`` the
-reconstruction task; otherwise a text corpus
+reconstruction task, ``word-embedding`` the word-embedding task; otherwise a text corpus
 means language modelling, a graph / regression dataset its task, anything else classification.
 """
 
@@ -42,6 +44,7 @@ def task_name(cfg: TrainConfig) -> str:
     from .reconstruction import is_reconstruction_model
     from .regression import REGRESSION_DATA
     from .tabular import is_tabular_model
+    from .word_embedding import is_word_embedding_model
 
     if is_generative_model(cfg.model.name):
         return "generative"
@@ -49,6 +52,8 @@ def task_name(cfg: TrainConfig) -> str:
         return "tabular"
     if is_reconstruction_model(cfg.model.name):
         return "reconstruction"
+    if is_word_embedding_model(cfg.model.name):
+        return "word-embedding"
     if cfg.data.name in GRAPH_DATA:
         return "graph"
     if cfg.data.name in REGRESSION_DATA:
@@ -78,6 +83,10 @@ def create_task(cfg: TrainConfig) -> Task:
         from .reconstruction import ReconstructionTask
 
         return ReconstructionTask(cfg)
+    if task_name(cfg) == "word-embedding":
+        from .word_embedding import WordEmbeddingTask
+
+        return WordEmbeddingTask(cfg)
     if task_name(cfg) == "regression":
         from .regression import RegressionTask
 
