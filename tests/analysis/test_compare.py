@@ -4,6 +4,7 @@ scipy, penultimate features against forward_head(pre_logits=True), PCA against s
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -244,3 +245,46 @@ def test_runs_on_different_test_sets_get_no_paired_test(runs, tmp_path, capsys):
         "metrics.png",
         "reliability.png",
     ]
+
+
+def test_an_experiment_directory_stands_for_its_finished_runs(runs, tmp_path, capsys):
+    import shutil
+
+    from dlzoo.analysis.compare import expand_run_dirs
+    from dlzoo.errors import UsageError
+
+    exp = tmp_path / "exp"  # a copy of the fixture's norm-comparison output, plus one unfinished run
+    shutil.copytree(runs[0].parents[1], exp, ignore=shutil.ignore_patterns("checkpoints", "tensorboard"))
+    unfinished = exp / "runs" / "rmsnorm_seed0"
+    unfinished.mkdir()
+    shutil.copy(runs[0] / "config.yaml", unfinished)  # a diverged run: config but no final model
+    finished = [exp / "runs" / "dyt_alpha1.0_seed0", exp / "runs" / "layernorm_seed0"]
+    assert expand_run_dirs([exp]) == (finished, [unfinished])
+    assert expand_run_dirs([runs[1], exp]) == ([runs[1], *finished], [unfinished])
+    out = tmp_path / "cmp"
+    args = ["--out", str(out), "--boot", "20", "--no-tsne", "--embed-samples", "5"]
+    assert dlzoo_main(["compare", str(exp), *args]) == 0
+    stdout = capsys.readouterr().out
+    assert f"skipped {unfinished}: not a finished run" in stdout and stdout.strip().endswith(str(out))
+    res = json.loads((out / "results.json").read_text())
+    assert [r["label"] for r in res["runs"]] == ["dyt_alpha1.0_seed0", "layernorm_seed0"]
+    assert res["skipped"] == [str(unfinished)] and res["shared_test_set"] is True
+    for r, run_dir in zip(res["runs"], finished):
+        assert r["run_dir"] == str(run_dir)
+        trainer = json.loads((run_dir / "results.json").read_text())["test"]  # written by the trainer
+        assert r["test_acc"] == pytest.approx(trainer["acc"], abs=1e-12)
+    # neither a run nor an experiment with finished runs: one line naming the directory
+    empty = tmp_path / "empty_exp"
+    (empty / "runs" / "a").mkdir(parents=True)
+    for bad, message in [
+        (
+            tmp_path / "cmp" / "plots",
+            "is neither a run directory (config.yaml, config.json, model.safetensors)",
+        ),
+        (empty, "is an experiment directory but none of its 1 runs/ folders is a finished run"),
+    ]:
+        with pytest.raises(UsageError, match=re.escape(message)):
+            expand_run_dirs([bad])
+        assert dlzoo_main(["compare", str(bad), str(runs[0]), "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("dlzoo compare: error:") and str(bad) in err and len(err.splitlines()) == 1

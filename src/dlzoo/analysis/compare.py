@@ -13,6 +13,12 @@ line is ``DIR``.
 
 A run is one trained model (one seed): a significant paired test says that these two trained models
 differ on this test set, not that their variants differ across seeds.
+
+A ``RUN_DIR`` may also be an experiment directory (one with a ``runs/`` folder, e.g. a ``norm-comparison``
+output): it stands for its finished runs (``runs/*`` holding ``config.yaml``, ``config.json`` and
+``model.safetensors``), in name order, each labelled by its folder name; its unfinished ones (a diverged
+run keeps no final model) are listed as skipped. A directory that is neither a run nor an experiment with
+finished runs is refused in one line (:func:`expand_run_dirs`).
 """
 
 from __future__ import annotations
@@ -41,7 +47,9 @@ from .significance import (
 )
 from .weight_spectra import LayerSpectrum, weight_spectra
 
-__all__ = ["RunEval", "evaluate_run", "compare_runs", "pairwise_tests", "main"]
+__all__ = ["RunEval", "evaluate_run", "expand_run_dirs", "compare_runs", "pairwise_tests", "main"]
+
+RUN_FILES = ("config.yaml", "config.json", "model.safetensors")  # what a finished run directory holds
 
 
 @dataclass
@@ -89,11 +97,47 @@ def evaluate_run(run_dir: str | Path, label: str, n_bins: int = 15) -> RunEval:
     )
 
 
+def _is_finished_run(path: Path) -> bool:
+    return all((path / name).is_file() for name in RUN_FILES)
+
+
+def expand_run_dirs(paths: list[str | Path]) -> tuple[list[Path], list[Path]]:
+    """``(runs, skipped)``: each path as given when it is a run directory (``config.yaml``, no ``runs/``
+    folder), or, for an experiment directory (a ``runs/`` folder), its finished runs in name order;
+    ``skipped``: the experiments' run folders without a final model. A missing directory, or one that is
+    neither, raises :class:`UsageError` naming it."""
+    runs: list[Path] = []
+    skipped: list[Path] = []
+    for d in map(Path, paths):
+        if not d.is_dir():
+            raise UsageError(f"run directory {str(d)!r} does not exist")
+        if (d / "runs").is_dir() and not _is_finished_run(d):
+            inside = sorted(p for p in (d / "runs").iterdir() if p.is_dir())
+            finished = [p for p in inside if _is_finished_run(p)]
+            if not finished:
+                raise UsageError(
+                    f"{d} is an experiment directory but none of its {len(inside)} runs/ folders is a "
+                    f"finished run ({', '.join(RUN_FILES)})"
+                )
+            runs += finished
+            skipped += [p for p in inside if p not in finished]
+        elif (d / "config.yaml").is_file():
+            runs.append(d)
+        else:
+            raise UsageError(
+                f"{d} is neither a run directory ({', '.join(RUN_FILES)}) nor an experiment directory "
+                f"with finished runs in runs/"
+            )
+    return runs, skipped
+
+
 def _labels(run_dirs: list[Path]) -> list[str]:
+    """The folder names; where two are equal, prefixed with the folder above (the experiment's for an
+    experiment's ``runs/<name>``), else numbered."""
     names = [p.name for p in run_dirs]
     if len(set(names)) == len(names):
         return names
-    names = [f"{p.parent.name}/{p.name}" for p in run_dirs]
+    names = [f"{(p.parent.parent if p.parent.name == 'runs' else p.parent).name}/{p.name}" for p in run_dirs]
     return names if len(set(names)) == len(names) else [f"{i}:{p.name}" for i, p in enumerate(run_dirs)]
 
 
@@ -221,15 +265,17 @@ def compare_runs(
     seed: int = 0,
     confidence: float = 0.95,
 ) -> dict[str, Any]:
-    """Evaluate every run, write the comparison report into ``out_dir`` and return its numbers."""
+    """Evaluate every run (an experiment directory: each of its finished runs, see
+    :func:`expand_run_dirs`), write the comparison report into ``out_dir`` and return its numbers."""
     from .compare_report import write_compare_report
 
-    dirs = [Path(d) for d in run_dirs]
+    dirs, skipped = expand_run_dirs(list(run_dirs))
     if len(dirs) < 2:
-        raise UsageError(f"compare needs at least two run directories, got {len(dirs)}")
-    for d in dirs:
-        if not d.is_dir():
-            raise UsageError(f"run directory {str(d)!r} does not exist")
+        raise UsageError(
+            f"compare needs at least two runs, got {len(dirs)}"
+            + (f" ({dirs[0]})" if dirs else "")
+            + (f"; skipped unfinished {', '.join(map(str, skipped))}" if skipped else "")
+        )
     if n_bins < 1 or n_boot < 1 or embed_samples < 5:
         raise UsageError(
             f"--bins and --boot must be >= 1 and --embed-samples >= 5, got {n_bins}, {n_boot}, "
@@ -239,6 +285,7 @@ def compare_runs(
     shared = _same_test_set(evals)
     result: dict[str, Any] = {
         "runs": [_run_summary(e, n_boot, seed, confidence) for e in evals],
+        "skipped": [str(p) for p in skipped],  # experiments' run folders without a final model
         "shared_test_set": shared,
         "pairs": pairwise_tests(evals, n_boot, seed) if shared else [],
         "n_boot": n_boot,
@@ -272,7 +319,12 @@ def _parser() -> argparse.ArgumentParser:
             "McNemar, paired bootstrap), calibration, weight spectra, PCA/t-SNE of penultimate features."
         ),
     )
-    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (config.yaml + model)")
+    p.add_argument(
+        "run_dirs",
+        nargs="+",
+        metavar="RUN_DIR",
+        help="run directories (config.yaml + model), or experiment directories (runs/: each finished run)",
+    )
     p.add_argument("--out", required=True, help="output directory of the report")
     p.add_argument("--bins", type=int, default=15, help="confidence bins for ECE (default 15)")
     p.add_argument("--boot", type=int, default=2000, help="bootstrap resamples (default 2000)")
@@ -293,6 +345,8 @@ def main(argv: list[str]) -> int:
         use_tsne=not args.no_tsne,
         seed=args.seed,
     )
+    for path in res["skipped"]:
+        print(f"skipped {path}: not a finished run (no final model)")
     for r in res["runs"]:
         print(
             f"{r['label']}: test acc {100 * r['test_acc']:.2f}% [{100 * r['acc_low']:.2f}, "
