@@ -16,10 +16,12 @@
   error, and scikit-learn PCA's error and principal angles to its subspace.
 - ``word-embedding`` (:mod:`.word_embedding`): word2vec (skip-gram / CBOW, negative sampling) on a text
   corpus, held-out Eq. 4 loss and true-vs-noise pair AUC, nearest neighbours in ``neighbors.json``.
+- ``matrix-factorization`` (:mod:`.matrix_factorization`): ``M ~ P Q^T`` on a seeded low-rank-plus-noise
+  matrix by mini-batches of rows, against the Eckart-Young bound (the truncated SVD's error).
 
 The task follows from the model, then from ``data.name``: a model whose card ``task`` is ``generative`` or
 ``energy`` means generative modelling, ``tabular-classification`` the tabular task, ``reconstruction`` the
-reconstruction task, ``word-embedding`` the word-embedding task; otherwise a text corpus
+reconstruction task, ``word-embedding`` / ``matrix-factorization`` theirs; otherwise a text corpus
 means language modelling, a graph / regression dataset its task, anything else classification.
 """
 
@@ -41,6 +43,7 @@ def is_text_data(name: str) -> bool:
 def task_name(cfg: TrainConfig) -> str:
     from .generative import is_generative_model
     from .graph import GRAPH_DATA
+    from .matrix_factorization import is_matrix_factorization_model
     from .reconstruction import is_reconstruction_model
     from .regression import REGRESSION_DATA
     from .tabular import is_tabular_model
@@ -54,6 +57,8 @@ def task_name(cfg: TrainConfig) -> str:
         return "reconstruction"
     if is_word_embedding_model(cfg.model.name):
         return "word-embedding"
+    if is_matrix_factorization_model(cfg.model.name):
+        return "matrix-factorization"
     if cfg.data.name in GRAPH_DATA:
         return "graph"
     if cfg.data.name in REGRESSION_DATA:
@@ -87,6 +92,10 @@ def create_task(cfg: TrainConfig) -> Task:
         from .word_embedding import WordEmbeddingTask
 
         return WordEmbeddingTask(cfg)
+    if task_name(cfg) == "matrix-factorization":
+        from .matrix_factorization import MatrixFactorizationTask
+
+        return MatrixFactorizationTask(cfg)
     if task_name(cfg) == "regression":
         from .regression import RegressionTask
 
