@@ -39,7 +39,11 @@ def train(cfg: TrainConfig | dict | str | os.PathLike | None, run_dir: str | os.
         cfg = load_config(cfg)
     trainer = Trainer(cfg, run_dir=run_dir, progress=progress, resume=resume)
     try:
-        return trainer.fit()
+        result = trainer.fit()
+        # every rank done (rank 0 has written the final model) before any rank tears its process group down:
+        # a rank leaving early closes gloo connections under a peer's feet (seen as SIGABRT at exit)
+        D.barrier(trainer.dist)
+        return result
     finally:
         D.cleanup(trainer.dist)
 
