@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,15 @@ def _two_ranks(tmp_path: Path, config: Path | None, run: Path, *extra: str) -> l
         procs.append(subprocess.Popen(cmd, env=env, text=True, cwd=tmp_path, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE))
     outs = [p.communicate(timeout=600) for p in procs]
+    finished = json.loads((run / "status.json").read_text()).get("state") == "finished" \
+        if (run / "status.json").is_file() else False
     for p, (_, err) in zip(procs, outs):
+        if p.returncode == -6 and "terminate called without an active exception" in err and finished:
+            # rarely (under load) a rank aborts in gloo's C++ teardown at interpreter exit after the run has
+            # finished and its process group was destroyed (upstream: pytorch/pytorch#179291); the run's
+            # results are still checked by the caller against the single process
+            warnings.warn(f"a rank aborted at exit after a finished run: {err[-300:]}", stacklevel=2)
+            continue
         assert p.returncode == 0, err[-3000:]
     return outs
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 from ..config import TrainConfig
 from .base import Task
 
-__all__ = ["Task", "create_task", "task_name", "is_text_data"]
+__all__ = ["Task", "create_task", "task_name", "is_text_data", "CARD_TASKS", "TASK_CLASSES"]
 
 
 def is_text_data(name: str) -> bool:
@@ -40,25 +40,37 @@ def is_text_data(name: str) -> bool:
     return name in TEXT_CORPORA
 
 
-def task_name(cfg: TrainConfig) -> str:
-    from .generative import is_generative_model
-    from .graph import GRAPH_DATA
-    from .matrix_factorization import is_matrix_factorization_model
-    from .reconstruction import is_reconstruction_model
-    from .regression import REGRESSION_DATA
-    from .tabular import is_tabular_model
-    from .word_embedding import is_word_embedding_model
+# a model card's ``task`` -> the trainer task that trains it (models not listed: chosen from the data)
+CARD_TASKS = {
+    "generative": "generative",
+    "energy": "generative",
+    "tabular-classification": "tabular",
+    "reconstruction": "reconstruction",
+    "word-embedding": "word-embedding",
+    "matrix-factorization": "matrix-factorization",
+}
+# trainer task -> (module of this package, its Task class)
+TASK_CLASSES = {
+    "classification": ("classification", "ClassificationTask"),
+    "lm": ("lm", "LanguageModelingTask"),
+    "graph": ("graph", "GraphTask"),
+    "regression": ("regression", "RegressionTask"),
+    "generative": ("generative", "GenerativeTask"),
+    "tabular": ("tabular", "TabularTask"),
+    "reconstruction": ("reconstruction", "ReconstructionTask"),
+    "word-embedding": ("word_embedding", "WordEmbeddingTask"),
+    "matrix-factorization": ("matrix_factorization", "MatrixFactorizationTask"),
+}
 
-    if is_generative_model(cfg.model.name):
-        return "generative"
-    if is_tabular_model(cfg.model.name):
-        return "tabular"
-    if is_reconstruction_model(cfg.model.name):
-        return "reconstruction"
-    if is_word_embedding_model(cfg.model.name):
-        return "word-embedding"
-    if is_matrix_factorization_model(cfg.model.name):
-        return "matrix-factorization"
+
+def task_name(cfg: TrainConfig) -> str:
+    """The trainer task of ``cfg``: from the model's card (:data:`CARD_TASKS`), else from ``data.name``."""
+    from ...models import list_models, model_info
+    from .graph import GRAPH_DATA
+    from .regression import REGRESSION_DATA
+
+    if cfg.model.name in list_models() and model_info(cfg.model.name).task in CARD_TASKS:
+        return CARD_TASKS[model_info(cfg.model.name).task]
     if cfg.data.name in GRAPH_DATA:
         return "graph"
     if cfg.data.name in REGRESSION_DATA:
@@ -68,38 +80,7 @@ def task_name(cfg: TrainConfig) -> str:
 
 def create_task(cfg: TrainConfig) -> Task:
     """The :class:`Task` of ``cfg`` (see :func:`task_name`)."""
-    if task_name(cfg) == "lm":
-        from .lm import LanguageModelingTask
+    import importlib
 
-        return LanguageModelingTask(cfg)
-    if task_name(cfg) == "graph":
-        from .graph import GraphTask
-
-        return GraphTask(cfg)
-    if task_name(cfg) == "generative":
-        from .generative import GenerativeTask
-
-        return GenerativeTask(cfg)
-    if task_name(cfg) == "tabular":
-        from .tabular import TabularTask
-
-        return TabularTask(cfg)
-    if task_name(cfg) == "reconstruction":
-        from .reconstruction import ReconstructionTask
-
-        return ReconstructionTask(cfg)
-    if task_name(cfg) == "word-embedding":
-        from .word_embedding import WordEmbeddingTask
-
-        return WordEmbeddingTask(cfg)
-    if task_name(cfg) == "matrix-factorization":
-        from .matrix_factorization import MatrixFactorizationTask
-
-        return MatrixFactorizationTask(cfg)
-    if task_name(cfg) == "regression":
-        from .regression import RegressionTask
-
-        return RegressionTask(cfg)
-    from .classification import ClassificationTask
-
-    return ClassificationTask(cfg)
+    module, cls = TASK_CLASSES[task_name(cfg)]
+    return getattr(importlib.import_module(f".{module}", __package__), cls)(cfg)

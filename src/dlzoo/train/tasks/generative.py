@@ -55,10 +55,8 @@ from ..build import TrainData, autocast_context, build_data
 from ..checkpoint import capture_rng_state, restore_rng_state
 from .base import Task, create_task_model
 
-__all__ = ["GENERATIVE_TASKS", "GenerativeTask", "is_generative_model", "unit_range"]
+__all__ = ["GenerativeTask", "unit_range"]
 
-#: model card tasks trained by :class:`GenerativeTask`
-GENERATIVE_TASKS = ("generative", "energy")
 _TASK_KEYS = {
     "quality_samples": 1000,
     "classifier_epochs": 15,
@@ -66,13 +64,6 @@ _TASK_KEYS = {
     "cd_k": 1,
     "persistent": True,
 }
-
-
-def is_generative_model(name: str) -> bool:
-    """Whether the registered model ``name`` has a generative (or energy-based) card; unknown names: False."""
-    from ...models import list_models, model_info
-
-    return name in list_models() and model_info(name).task in GENERATIVE_TASKS
 
 
 def unit_range(x: Tensor, lo: float, hi: float) -> Tensor:

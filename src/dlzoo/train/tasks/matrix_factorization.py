@@ -36,16 +36,9 @@ from ...errors import UsageError
 from ..build import TrainData
 from .base import Task, create_task_model
 
-__all__ = ["MatrixFactorizationTask", "is_matrix_factorization_model", "low_rank_matrix"]
+__all__ = ["MatrixFactorizationTask", "low_rank_matrix"]
 
 _KEYS = {"num_rows": 100, "num_cols": 80, "rank": 10, "noise_std": 0.1}
-
-
-def is_matrix_factorization_model(name: str) -> bool:
-    """Whether the registered model ``name`` has a ``matrix-factorization`` card; unknown names: False."""
-    from ...models import list_models, model_info
-
-    return name in list_models() and model_info(name).task == "matrix-factorization"
 
 
 def low_rank_matrix(

@@ -34,14 +34,7 @@ from ..build import TrainData, build_data
 from ..config import AugmentConfig
 from .base import Task, create_task_model
 
-__all__ = ["ReconstructionTask", "is_reconstruction_model", "half_squared_error"]
-
-
-def is_reconstruction_model(name: str) -> bool:
-    """Whether the registered model ``name`` has a ``reconstruction`` card; unknown names: False."""
-    from ...models import list_models, model_info
-
-    return name in list_models() and model_info(name).task == "reconstruction"
+__all__ = ["ReconstructionTask", "half_squared_error"]
 
 
 def half_squared_error(x_hat: Tensor, x: Tensor) -> Tensor:

@@ -35,16 +35,9 @@ from ...errors import UsageError
 from ..build import TrainData
 from .base import Task, create_task_model
 
-__all__ = ["TABULAR_DATA", "TabularTask", "is_tabular_model", "tabular_splits"]
+__all__ = ["TABULAR_DATA", "TabularTask", "tabular_splits"]
 
 TABULAR_DATA = ("breast_cancer", "iris", "wine", "digits")
-
-
-def is_tabular_model(name: str) -> bool:
-    """Whether the registered model ``name`` has a ``tabular-classification`` card; unknown names: False."""
-    from ...models import list_models, model_info
-
-    return name in list_models() and model_info(name).task == "tabular-classification"
 
 
 def tabular_splits(name: str, val_fraction: float, test_fraction: float, split_seed: int) -> DataSplits:

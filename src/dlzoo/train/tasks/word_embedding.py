@@ -42,7 +42,7 @@ from ...errors import UsageError
 from ..build import TrainData
 from .base import Task, create_task_model
 
-__all__ = ["WordEmbeddingTask", "is_word_embedding_model"]
+__all__ = ["WordEmbeddingTask"]
 
 _KEYS = {
     "min_count": 5,
@@ -51,13 +51,6 @@ _KEYS = {
     "sample": 1e-3,
     "words": ["class", "list", "int", "exception", "loop", "string"],
 }
-
-
-def is_word_embedding_model(name: str) -> bool:
-    """Whether the registered model ``name`` has a ``word-embedding`` card; unknown names: False."""
-    from ...models import list_models, model_info
-
-    return name in list_models() and model_info(name).task == "word-embedding"
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
