@@ -154,3 +154,21 @@ def test_step_checkpoint_on_an_epoch_boundary_is_written_once_with_the_finished_
     assert (states[10]["epoch"], states[10]["batch"]) == (0, 10)  # mid-epoch: position inside epoch 0
     assert (states[20]["epoch"], states[20]["batch"]) == (1, 0)  # boundary: epoch 0 finished and logged
     assert len(states[20]["history"]) == 1 and len(states[10]["history"]) == 0
+
+
+def test_extending_a_run_cut_by_max_steps_says_the_cut_epoch_is_not_revisited(tmp_path):
+    """max_steps ends a run mid-epoch; that epoch is logged and checkpointed as done, so a resume with a
+    larger max_steps starts the next epoch, and says so, rather than silently skipping batches."""
+    from dlzoo.train.trainer import Trainer
+
+    cfg = _cfg(tmp_path, "train.epochs=2", "train.max_steps=3", "checkpoint.every_epochs=1")
+    first = train(cfg, run_dir=tmp_path / "run", progress=False)
+    assert [r["step"] for r in first.history] == [3]
+    extended = load_config(tmp_path / "run" / "config.yaml", ["train.max_steps=1000"])
+    trainer = Trainer(extended, run_dir=tmp_path / "run", resume=True, progress=False)
+    try:
+        assert any("epoch 1 was cut short at step 3" in note for note in trainer.notes), trainer.notes
+        result = trainer.fit()
+    finally:
+        trainer.close()
+    assert [r["step"] for r in result.history] == [3, 3 + trainer.steps_per_epoch]

@@ -265,6 +265,10 @@ class Trainer:
                                          self.total_steps, at_step=self.step)
         self.notes.append(f"schedule rebuilt for {self.total_steps} steps (was {saved_total}); lr at step "
                           f"{self.step} is {self.optimizer.param_groups[0]['lr']:.4g}")
+        if self.batch == 0 and self.step < self.epoch * self.steps_per_epoch < self.total_steps:
+            self.notes.append(f"epoch {self.epoch} was cut short at step {self.step} by train.max_steps; the "
+                              f"extension starts epoch {self.epoch + 1}, so epoch {self.epoch}'s remaining "
+                              f"batches are not revisited")
 
     # ----------------------------------------------------------------- loop
     def _done(self) -> bool:
