@@ -89,8 +89,13 @@ class Task:
         raise NotImplementedError
 
     def epoch_metrics(self, sums: dict[str, float]) -> dict[str, Any]:
-        """``train_*`` entries of the epoch record from the (all-reduced) sums."""
-        raise NotImplementedError
+        """``train_*`` entries of the epoch record from the (all-reduced) sums: ``train_loss`` (mean per
+        counted sample) and, for a task that counts ``correct`` predictions, ``train_acc``."""
+        count = max(sums["count"], 1)
+        out = {"train_loss": sums["loss"] / count}
+        if "correct" in sums:
+            out["train_acc"] = sums["correct"] / count
+        return out
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, model: nn.Module, loader: Any, device: torch.device,

@@ -52,10 +52,6 @@ class ClassificationTask(Task):
         correct = (main_output(output).detach().argmax(dim=-1) == y).sum().item()
         return loss, {"correct": float(correct), "count": float(y.shape[0])}
 
-    def epoch_metrics(self, sums: dict[str, float]) -> dict[str, Any]:
-        count = max(sums["count"], 1)
-        return {"train_loss": sums["loss"] / count, "train_acc": sums["correct"] / count}
-
     def evaluate(self, model: nn.Module, loader: Any, device: torch.device,
                  autocast: Callable[[], contextlib.AbstractContextManager]) -> dict[str, float]:
         return evaluate_classifier(model, loader, device, autocast, self.eval_loss_fn)

@@ -255,7 +255,7 @@ class GenerativeTask(Task):
         m.chain = chain.to(device=m.weight.device, dtype=m.weight.dtype)
 
     def epoch_metrics(self, sums: dict[str, float]) -> dict[str, Any]:
-        out = {"train_loss": sums["loss"] / max(sums["count"], 1)}
+        out = super().epoch_metrics(sums)
         if self.is_gan:  # train_loss is the discriminator's
             out["train_g_loss"] = sums["g_loss"] / max(sums["g_count"], 1)
         return out

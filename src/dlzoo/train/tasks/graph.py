@@ -201,10 +201,6 @@ class GraphTask(Task):
         correct = (main_output(output).detach().argmax(-1)[keep] == y[keep]).sum().item()
         return loss, {"correct": float(correct), "count": float(keep.sum())}
 
-    def epoch_metrics(self, sums: dict[str, float]) -> dict[str, Any]:
-        count = max(sums["count"], 1)
-        return {"train_loss": sums["loss"] / count, "train_acc": sums["correct"] / count}
-
     @torch.no_grad()
     def evaluate(
         self,

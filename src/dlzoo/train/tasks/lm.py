@@ -217,8 +217,8 @@ class LanguageModelingTask(Task):
         return self.loss_fn(logits, y), {"count": float(y.numel())}
 
     def epoch_metrics(self, sums: dict[str, float]) -> dict[str, Any]:
-        loss = sums["loss"] / max(sums["count"], 1)
-        return {"train_loss": loss, "train_ppl": _ppl(loss)}
+        out = super().epoch_metrics(sums)
+        return {**out, "train_ppl": _ppl(out["train_loss"])}
 
     def throughput(self, sums: dict[str, float]) -> dict[str, Any]:
         return {"tokens_per_s": sums["count"] / sums["time"] if sums.get("time") else None}

@@ -129,9 +129,6 @@ class MatrixFactorizationTask(Task):
         loss = 0.5 * (self._matrix[x] - model(x)).square().sum(1).mean()  # (B, n) rows of M vs of P Q^T
         return loss, {"count": float(x.shape[0])}
 
-    def epoch_metrics(self, sums: dict[str, float]) -> dict[str, Any]:
-        return {"train_loss": sums["loss"] / max(sums["count"], 1)}
-
     @torch.no_grad()
     def evaluate(
         self,

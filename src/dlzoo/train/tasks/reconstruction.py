@@ -93,9 +93,6 @@ class ReconstructionTask(Task):
     def train_loss(self, model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, dict[str, float]]:
         return half_squared_error(model(x), x), {"count": float(x.shape[0])}
 
-    def epoch_metrics(self, sums: dict[str, float]) -> dict[str, Any]:
-        return {"train_loss": sums["loss"] / max(sums["count"], 1)}
-
     # ------------------------------------------------------------------ evaluation
     def pca(self, k: int) -> Any:
         """``sklearn.decomposition.PCA(k)`` fitted (float64) on the training split (cached per ``k``)."""

@@ -111,9 +111,6 @@ class RegressionTask(Task):
     def train_loss(self, model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, dict[str, float]]:
         return self.loss_fn(model(x), y), {"count": float(y.shape[0])}
 
-    def epoch_metrics(self, sums: dict[str, float]) -> dict[str, Any]:
-        return {"train_loss": sums["loss"] / max(sums["count"], 1)}
-
     @torch.no_grad()
     def evaluate(
         self,

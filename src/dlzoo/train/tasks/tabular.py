@@ -133,10 +133,6 @@ class TabularTask(Task):
             correct = (model.predict(x) == y).sum().item()
         return loss, {"correct": float(correct), "count": float(y.shape[0])}
 
-    def epoch_metrics(self, sums: dict[str, float]) -> dict[str, Any]:
-        count = max(sums["count"], 1)
-        return {"train_loss": sums["loss"] / count, "train_acc": sums["correct"] / count}
-
     @torch.no_grad()
     def evaluate(
         self,

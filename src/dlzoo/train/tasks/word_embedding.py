@@ -188,9 +188,6 @@ class WordEmbeddingTask(Task):
         targets = torch.cat([y[:, None], noise.view(-1, k)], 1)  # (B, 1 + K): the true word first
         return _unwrap(model).sgns_loss(x, targets), {"count": float(y.shape[0])}
 
-    def epoch_metrics(self, sums: dict[str, float]) -> dict[str, Any]:
-        return {"train_loss": sums["loss"] / max(sums["count"], 1)}
-
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
     def evaluate(
