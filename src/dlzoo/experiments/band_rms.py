@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import UsageError
 from .norm_comparison import DEFAULT_RECIPE, train_job, trainer_config
 from .registry import register_experiment
-from .runner import run_jobs, save_experiment_config
+from .runner import norm_variants, run_jobs, save_experiment_config
 
 __all__ = ["BandRMSConfig", "variants", "band_scale", "run"]
 
@@ -60,41 +60,22 @@ class BandRMSConfig(BaseModel):
     )
 
 
-def _key(name: str) -> str:
-    return name.lower().replace("-", "").replace("_", "")
-
-
 def variants(cfg: BandRMSConfig) -> list[dict[str, Any]]:
     """One entry per (norm, band width): ``label``, ``slug``, ``norm``, ``norm_kwargs``, ``band_width``."""
-    from ..nn import get_norm_layer
 
-    out = []
-    for norm in cfg.norms:
-        try:
-            get_norm_layer(norm)
-        except KeyError as err:
-            raise UsageError(f"norms: {err.args[0]}") from None
-        if _key(norm) == "bandrms":
-            for a in map(float, cfg.band_widths):
-                if not 0.0 < a < 1.0:
-                    raise UsageError(f"band_widths must lie in (0, 1), got {a}")
-                out.append(
-                    {
-                        "label": f"bandrms(a={a:g})",
-                        "slug": f"bandrms_a{a:g}",
-                        "norm": "bandrms",
-                        "norm_kwargs": {"max_band_width": a},
-                        "band_width": a,
-                    }
-                )
-        else:
-            out.append(
-                {"label": norm, "slug": _key(norm), "norm": norm, "norm_kwargs": {}, "band_width": None}
-            )
-    labels = [v["label"] for v in out]
-    if len(set(labels)) != len(labels):
-        raise UsageError(f"norms: duplicate entries {labels}")
-    return out
+    def bandrms() -> list[dict[str, Any]]:
+        out = []
+        for a in map(float, cfg.band_widths):
+            if not 0.0 < a < 1.0:
+                raise UsageError(f"band_widths must lie in (0, 1), got {a}")
+            out.append({"label": f"bandrms(a={a:g})", "slug": f"bandrms_a{a:g}", "norm": "bandrms",
+                        "norm_kwargs": {"max_band_width": a}, "band_width": a})
+        return out
+
+    def plain(norm: str, key: str) -> dict[str, Any]:
+        return {"label": norm, "slug": key, "norm": norm, "norm_kwargs": {}, "band_width": None}
+
+    return norm_variants(cfg.norms, "bandrms", bandrms, plain)
 
 
 def band_scale(band_param: float, width: float) -> float:

@@ -37,6 +37,7 @@ from .registry import register_experiment
 from .runner import (
     diverged_record,
     float_history,
+    norm_variants,
     run_jobs,
     save_experiment_config,
     scurve_record,
@@ -106,28 +107,12 @@ def _fmt(a: float) -> str:
 
 def variants(cfg: LLMNormsConfig) -> list[dict[str, Any]]:
     """One entry per (norm, alpha init): ``label``, ``slug``, ``norm``, ``model_kwargs``, ``alpha_init``."""
-    from ..nn import get_norm_layer
     from ..nn.dyt import dyt_alpha_init
 
     width = int(cfg.model_kwargs.get("embed_dim", 0) or 0)
-    out = []
-    for norm in cfg.norms:
-        try:
-            get_norm_layer(norm)
-        except KeyError as err:
-            raise UsageError(f"norms: {err.args[0]}") from None
-        key = norm.lower().replace("-", "").replace("_", "")
-        if key != "dyt":
-            out.append(
-                {
-                    "label": norm,
-                    "slug": key,
-                    "norm": norm,
-                    "model_kwargs": {"norm_layer": norm},
-                    "alpha_init": None,
-                }
-            )
-            continue
+
+    def dyt() -> list[dict[str, Any]]:
+        out = []
         for spec in cfg.dyt_alphas:
             if spec is None:
                 if width < 1:
@@ -144,21 +129,16 @@ def variants(cfg: LLMNormsConfig) -> list[dict[str, Any]]:
                 label = f"dyt(alpha={_fmt(attn)})" if same else f"dyt(attn={_fmt(attn)}, other={_fmt(other)})"
                 slug = f"dyt_alpha{_fmt(attn)}" + ("" if same else f"_{_fmt(other)}")
                 kwargs = {"norm_layer": "dyt", "dyt_alpha_attn": attn, "dyt_alpha_other": other}
-            out.append(
-                {
-                    "label": label,
-                    "slug": slug,
-                    "norm": "dyt",
-                    "model_kwargs": kwargs,
-                    "alpha_init": attn if attn == other else None,
-                    "alpha_attn": attn,
-                    "alpha_other": other,
-                }
-            )
-    labels = [v["label"] for v in out]
-    if len(set(labels)) != len(labels):
-        raise UsageError(f"norms/dyt_alphas: duplicate variants {labels}")
-    return out
+            out.append({"label": label, "slug": slug, "norm": "dyt", "model_kwargs": kwargs,
+                        "alpha_init": attn if attn == other else None, "alpha_attn": attn,
+                        "alpha_other": other})
+        return out
+
+    def plain(norm: str, key: str) -> dict[str, Any]:
+        return {"label": norm, "slug": key, "norm": norm, "model_kwargs": {"norm_layer": norm},
+                "alpha_init": None}
+
+    return norm_variants(cfg.norms, "dyt", dyt, plain, duplicates="norms/dyt_alphas: duplicate variants")
 
 
 def trainer_config(cfg: LLMNormsConfig, variant: dict[str, Any], seed: int, run_dir: Path) -> dict[str, Any]:

@@ -26,11 +26,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import UsageError
 from .registry import register_experiment
 from .runner import (
     diverged_record,
     float_history,
+    norm_variants,
     run_jobs,
     save_experiment_config,
     scurve_record,
@@ -73,25 +73,13 @@ class NormComparisonConfig(BaseModel):
 
 def variants(cfg: NormComparisonConfig) -> list[dict[str, Any]]:
     """One entry per (norm, alpha init): ``label``, ``slug`` (directory name), ``norm``, ``norm_kwargs``."""
-    from ..nn import get_norm_layer
 
-    out = []
-    for norm in cfg.norms:
-        try:
-            get_norm_layer(norm)
-        except KeyError as err:
-            raise UsageError(f"norms: {err.args[0]}") from None
-        key = norm.lower().replace("-", "").replace("_", "")
-        if key == "dyt":
-            for a in map(float, cfg.dyt_alphas):
-                out.append({"label": f"dyt(alpha={a!r})", "slug": f"dyt_alpha{a!r}", "norm": "dyt",
-                            "norm_kwargs": {"alpha_init": a}, "alpha_init": a})
-        else:
-            out.append({"label": norm, "slug": key, "norm": norm, "norm_kwargs": {}, "alpha_init": None})
-    labels = [v["label"] for v in out]
-    if len(set(labels)) != len(labels):
-        raise UsageError(f"norms: duplicate entries {labels}")
-    return out
+    def dyt() -> list[dict[str, Any]]:
+        return [{"label": f"dyt(alpha={a!r})", "slug": f"dyt_alpha{a!r}", "norm": "dyt",
+                 "norm_kwargs": {"alpha_init": a}, "alpha_init": a} for a in map(float, cfg.dyt_alphas)]
+
+    return norm_variants(cfg.norms, "dyt", dyt, lambda norm, key: {"label": norm, "slug": key, "norm": norm,
+                                                                   "norm_kwargs": {}, "alpha_init": None})
 
 
 def trainer_config(

@@ -35,6 +35,8 @@ __all__ = [
     "scurve_record",
     "save_experiment_config",
     "variant_seed_jobs",
+    "norm_key",
+    "norm_variants",
 ]
 
 JobFn = Callable[[dict[str, Any]], dict[str, Any]]
@@ -128,6 +130,39 @@ def variant_seed_jobs(cfg: Any, out_dir: Path, known: Sequence[str]) -> list[dic
         for v in cfg.variants
         for seed in cfg.seeds
     ]
+
+
+def norm_key(name: str) -> str:
+    """A norm name compared case-, dash- and underscore-insensitively (``"Band_RMS"`` -> ``"bandrms"``)."""
+    return name.lower().replace("-", "").replace("_", "")
+
+
+def norm_variants(
+    norms: Sequence[str],
+    swept: str,
+    expand: Callable[[], list[dict[str, Any]]],
+    plain: Callable[[str, str], dict[str, Any]],
+    duplicates: str = "norms: duplicate entries",
+) -> list[dict[str, Any]]:
+    """The variants of a norm comparison, in the order of ``norms``: each name must resolve
+    (:func:`dlzoo.nn.get_norm_layer`); the swept norm (``norm_key(name) == swept``) becomes ``expand()``'s
+    entries (one per swept value), any other ``plain(name, key)``. Repeated labels raise :class:`UsageError`
+    starting with ``duplicates``."""
+    from ..errors import UsageError
+    from ..nn import get_norm_layer
+
+    out: list[dict[str, Any]] = []
+    for norm in norms:
+        try:
+            get_norm_layer(norm)
+        except KeyError as err:
+            raise UsageError(f"norms: {err.args[0]}") from None
+        key = norm_key(norm)
+        out += expand() if key == swept else [plain(norm, key)]
+    labels = [v["label"] for v in out]
+    if len(set(labels)) != len(labels):
+        raise UsageError(f"{duplicates} {labels}")
+    return out
 
 
 def epochs_logged(run_dir: str | os.PathLike) -> tuple[int, float | None]:
